@@ -1,0 +1,334 @@
+/*
+ * One decode step of attention: uploads q and the per-slot parameters,
+ * records the kernels with a barrier between each, and reads the output back.
+ *   dense: attend_dense -> attend_merge_dense                  (2 dispatches)
+ *   SparQ: sparq_score -> sparq_select -> attend_sparse -> attend_merge_sparse
+ */
+#include "sparq_shaders.h"
+#include "sq_cache.h"
+#include "sq_error.h"
+#include "sq_half.h"
+#include "sq_push.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SQ_ATTEND_WG 128u  /* positions per tile of attend */
+#define SQ_MERGE_WG 64u    /* >= head_dim / 4 */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static VkDeviceSize align_up(VkDeviceSize x, VkDeviceSize a)
+{
+    return (x + a - 1) / a * a;
+}
+
+static uint32_t div_up(uint32_t a, uint32_t b)
+{
+    return (a + b - 1) / b;
+}
+
+void sq_resolve_sparq(uint32_t head_dim, uint32_t S, uint32_t r, uint32_t k, uint32_t l, uint32_t *r_out,
+                      uint32_t *k_out, uint32_t *l_out)
+{
+    uint32_t rr = r ? r : head_dim / 8;
+    *r_out = rr < 1 ? 1 : rr > head_dim ? head_dim : rr;
+    uint32_t kk = k ? k : (S / 16 > 64 ? S / 16 : 64);
+    kk = kk < S ? kk : S;
+    uint32_t ll = l ? l : kk / 4;
+    *k_out = kk;
+    *l_out = ll < kk ? ll : kk;
+}
+
+/* Byte offsets of the regions of one call's device scratch. */
+typedef struct layout {
+    VkDeviceSize up_bytes; /* call info + entries + q: uploaded as one copy */
+    VkDeviceSize q, z, stats, keys, sel, alpha, part_ml, part_acc, out, total;
+    VkDeviceSize out_bytes, sel_bytes, alpha_bytes;
+} layout;
+
+static layout plan_layout(const sparq_cache *c, uint32_t n, uint32_t group, const struct sq_call_info *ci, bool sparq)
+{
+    layout L;
+    const VkDeviceSize heads = (VkDeviceSize)n * c->n_kv_heads;
+    const VkDeviceSize qo_bytes = heads * group * c->head_dim * sizeof(float);
+    L.q = align_up(SQ_CALL_INFO_BYTES + n * sizeof(struct sq_entry), 256);
+    L.up_bytes = L.q + qo_bytes;
+    VkDeviceSize at = align_up(L.up_bytes, 256);
+#define REGION(field, bytes) (L.field = at, at = align_up(at + (bytes), 256))
+    REGION(z, sparq ? heads * group * ci->z_stride * sizeof(float) : 0);
+    REGION(stats, sparq ? heads * ci->score_chunks * group * 8 : 0);
+    REGION(keys, sparq ? heads * ci->z_stride * sizeof(uint32_t) : 0);
+    REGION(sel, sparq ? heads * ci->k_stride * sizeof(uint32_t) : 0);
+    REGION(alpha, sparq ? heads * group * sizeof(float) : 0);
+    REGION(part_ml, heads * ci->splits * group * 8);
+    REGION(part_acc, heads * ci->splits * group * c->head_dim * sizeof(float));
+    REGION(out, qo_bytes);
+#undef REGION
+    L.total = at;
+    L.out_bytes = qo_bytes;
+    L.sel_bytes = sparq ? heads * ci->k_stride * sizeof(uint32_t) : 0;
+    L.alpha_bytes = sparq ? heads * group * sizeof(float) : 0;
+    return L;
+}
+
+/* How many splits of the positions each (entry, KV head) gets: enough
+ * workgroups to fill the device, whole tiles per split. */
+static void plan_splits(const sparq_context *ctx, uint32_t heads, uint32_t count_max, struct sq_call_info *ci)
+{
+    const uint32_t target = ctx->info.type == SPARQ_DEVICE_TYPE_CPU ? 16u : 1024u;
+    uint32_t tiles = div_up(count_max, SQ_ATTEND_WG);
+    uint32_t splits = div_up(target, heads);
+    if (splits > tiles)
+        splits = tiles;
+    if (splits < 1)
+        splits = 1;
+    ci->split_len = div_up(tiles, splits) * SQ_ATTEND_WG;
+    ci->splits = div_up(count_max, ci->split_len);
+}
+
+static sparq_status get_pipeline(sparq_context *ctx, uint32_t shader, uint32_t wg, uint32_t dh, uint32_t group,
+                                 uint32_t param, VkPipeline *p)
+{
+    sq_pipeline_key key = {.shader = shader, .wg_size = wg, .head_dim = dh, .group = group, .param = param};
+    return sq_context_pipeline(ctx, &key, p);
+}
+
+sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
+{
+    const uint64_t t_start = now_ns();
+    sparq_context *ctx = c->ctx;
+    const uint32_t n = p->n_slots, g = p->group, dh = c->head_dim;
+    const bool f16 = c->storage == SPARQ_DTYPE_F16;
+
+    /* Per-slot parameters and the call's extents. */
+    struct sq_call_info ci;
+    memset(&ci, 0, sizeof ci);
+    uint32_t s_max = 0, k_max = 1, r = 1;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t S = c->lengths[p->slots[i]], kk, ll;
+        sq_resolve_sparq(dh, S, p->r, p->k, p->l, &r, &kk, &ll);
+        s_max = S > s_max ? S : s_max;
+        k_max = kk > k_max ? kk : k_max;
+    }
+    if (p->sparq && p->selected && p->selected_stride < k_max)
+        return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "attend: selected_stride %u is less than the %u positions selected",
+                       p->selected_stride, k_max);
+    ci.z_stride = (uint32_t)align_up(s_max, SQ_SCORE_CHUNK);
+    ci.score_chunks = ci.z_stride / SQ_SCORE_CHUNK;
+    ci.k_stride = k_max;
+    plan_splits(ctx, n * c->n_kv_heads, p->sparq ? k_max : s_max, &ci);
+    layout L = plan_layout(c, n, g, &ci, p->sparq);
+
+    sparq_status st;
+    if ((st = sq_buffer_reserve(ctx, &c->upload, L.up_bytes, SQ_MEMORY_UPLOAD)) != SPARQ_SUCCESS ||
+        (st = sq_buffer_reserve(ctx, &c->scratch, L.total, SQ_MEMORY_DEVICE)) != SPARQ_SUCCESS ||
+        (st = sq_buffer_reserve(ctx, &c->readback, L.out_bytes + L.sel_bytes + L.alpha_bytes, SQ_MEMORY_READBACK)) !=
+            SPARQ_SUCCESS)
+        return st;
+
+    const VkDeviceAddress dev = c->scratch.address;
+    ci.q = dev + L.q;
+    ci.z = dev + L.z;
+    ci.stats = dev + L.stats;
+    ci.keys = dev + L.keys;
+    ci.sel = dev + L.sel;
+    ci.alpha = dev + L.alpha;
+    ci.part_ml = dev + L.part_ml;
+    ci.part_acc = dev + L.part_acc;
+    ci.out = dev + L.out;
+    char *up = c->upload.map;
+    memcpy(up, &ci, sizeof ci);
+    struct sq_entry *entries = (struct sq_entry *)(up + SQ_CALL_INFO_BYTES);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t S = c->lengths[p->slots[i]], kk, ll, rr;
+        sq_resolve_sparq(dh, S, p->r, p->k, p->l, &rr, &kk, &ll);
+        entries[i] = (struct sq_entry){.slot = p->slots[i], .len = S, .k = kk, .l = ll};
+    }
+    const size_t q_elems = (size_t)n * c->n_kv_heads * g * dh;
+    if (p->dtype == SPARQ_DTYPE_F16)
+        sq_halves_to_floats(p->q, (float *)(up + L.q), q_elems);
+    else
+        memcpy(up + L.q, p->q, q_elems * sizeof(float));
+
+    /* Pipelines (built on first use). */
+    const uint32_t select_wg = ctx->limits.maxComputeWorkGroupInvocations >= 1024 &&
+                                       ctx->info.type != SPARQ_DEVICE_TYPE_CPU
+                                   ? 1024u
+                                   : 256u;
+    VkPipeline score = VK_NULL_HANDLE, select = VK_NULL_HANDLE, attend, merge;
+    if (p->sparq) {
+        if ((st = get_pipeline(ctx, f16 ? SPARQ_SHADER_SPARQ_SCORE_F16 : SPARQ_SHADER_SPARQ_SCORE_F32, SQ_SCORE_WG, dh,
+                               g, 0, &score)) != SPARQ_SUCCESS ||
+            (st = get_pipeline(ctx, SPARQ_SHADER_SPARQ_SELECT, select_wg, dh, g, SQ_SCORE_CHUNK, &select)) !=
+                SPARQ_SUCCESS)
+            return st;
+    }
+    uint32_t attend_shader = p->sparq ? (f16 ? SPARQ_SHADER_ATTEND_SPARSE_F16 : SPARQ_SHADER_ATTEND_SPARSE_F32)
+                                      : (f16 ? SPARQ_SHADER_ATTEND_DENSE_F16 : SPARQ_SHADER_ATTEND_DENSE_F32);
+    if ((st = get_pipeline(ctx, attend_shader, SQ_ATTEND_WG, dh, g, 0, &attend)) != SPARQ_SUCCESS ||
+        (st = get_pipeline(ctx, p->sparq ? SPARQ_SHADER_ATTEND_MERGE_SPARSE : SPARQ_SHADER_ATTEND_MERGE_DENSE,
+                           SQ_MERGE_WG, dh, g, 0, &merge)) != SPARQ_SUCCESS)
+        return st;
+
+    /* Record. */
+    if ((st = sq_stream_begin(ctx, &c->stream)) != SPARQ_SUCCESS)
+        return st;
+    sq_stream *s = &c->stream;
+    VkBufferCopy copy_up = {.srcOffset = 0, .dstOffset = 0, .size = L.up_bytes};
+    ctx->vk.vkCmdCopyBuffer(s->cmd, c->upload.buffer, c->scratch.buffer, 1, &copy_up);
+    sq_stream_barrier(ctx, s);
+    sq_stream_timestamp(ctx, s, 0);
+
+    struct sq_push push = {
+        .k_addr = c->k.address,
+        .kt_addr = c->kt.address,
+        .v_addr = c->v.address,
+        .vsum_addr = c->vsum.address,
+        .step_addr = dev,
+        .scratch_addr = dev,
+        .capacity = c->cap_alloc,
+        .n_kv_heads = c->n_kv_heads,
+        .n_entries = n,
+        .r = r,
+        .scale = p->scale,
+        .flags = (p->flags & SPARQ_ATTEND_NO_MEAN_REALLOCATION) ? SQ_FLAG_NO_REALLOC : 0u,
+    };
+    uint32_t dispatches = 0;
+    if (p->sparq) {
+        sq_stream_dispatch(ctx, s, score, &push, ci.score_chunks, c->n_kv_heads, n);
+        sq_stream_barrier(ctx, s);
+        sq_stream_dispatch(ctx, s, select, &push, c->n_kv_heads, n, 1);
+        sq_stream_barrier(ctx, s);
+        dispatches += 2;
+    }
+    sq_stream_dispatch(ctx, s, attend, &push, ci.splits, c->n_kv_heads, n);
+    sq_stream_barrier(ctx, s);
+    sq_stream_dispatch(ctx, s, merge, &push, g, c->n_kv_heads, n);
+    dispatches += 2;
+    sq_stream_timestamp(ctx, s, 1);
+    sq_stream_barrier(ctx, s);
+
+    VkBufferCopy down[3];
+    uint32_t n_down = 0;
+    down[n_down++] = (VkBufferCopy){.srcOffset = L.out, .dstOffset = 0, .size = L.out_bytes};
+    if (p->sparq && p->selected)
+        down[n_down++] = (VkBufferCopy){.srcOffset = L.sel, .dstOffset = L.out_bytes, .size = L.sel_bytes};
+    if (p->sparq && p->alpha)
+        down[n_down++] = (VkBufferCopy){.srcOffset = L.alpha, .dstOffset = L.out_bytes + L.sel_bytes, .size = L.alpha_bytes};
+    ctx->vk.vkCmdCopyBuffer(s->cmd, c->scratch.buffer, c->readback.buffer, n_down, down);
+    VkMemoryBarrier to_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                               .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                               .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    ctx->vk.vkCmdPipelineBarrier(s->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host,
+                                 0, NULL, 0, NULL);
+    const uint64_t t_recorded = now_ns();
+    if ((st = sq_stream_submit_wait(ctx, s)) != SPARQ_SUCCESS)
+        return st;
+    sq_buffer_invalidate(ctx, &c->readback);
+
+    /* Results to the host's arrays. */
+    const char *rb = c->readback.map;
+    if (p->dtype == SPARQ_DTYPE_F16)
+        sq_floats_to_halves((const float *)rb, p->out, q_elems);
+    else
+        memcpy(p->out, rb, q_elems * sizeof(float));
+    if (p->sparq && p->selected) {
+        const uint32_t *sel = (const uint32_t *)(rb + L.out_bytes);
+        for (uint32_t i = 0; i < n; i++)
+            for (uint32_t h = 0; h < c->n_kv_heads; h++) {
+                uint32_t *dst = p->selected + ((size_t)i * c->n_kv_heads + h) * p->selected_stride;
+                const uint32_t *src = sel + ((size_t)i * c->n_kv_heads + h) * ci.k_stride;
+                for (uint32_t x = 0; x < p->selected_stride; x++)
+                    dst[x] = x < entries[i].k ? src[x] : SPARQ_NO_POSITION;
+            }
+    }
+    if (p->sparq && p->alpha)
+        memcpy(p->alpha, rb + L.out_bytes + L.sel_bytes, L.alpha_bytes);
+    if (p->stats) {
+        sparq_attend_stats stats = {.struct_size = p->stats->struct_size, .dispatches = dispatches};
+        stats.host_ns = t_recorded - t_start;
+        if ((st = sq_stream_elapsed_ns(ctx, s, &stats.gpu_ns)) != SPARQ_SUCCESS)
+            return st;
+        size_t size = p->stats->struct_size < sizeof stats ? p->stats->struct_size : sizeof stats;
+        memcpy(p->stats, &stats, size);
+    }
+    return SPARQ_SUCCESS;
+}
+
+sparq_status sq_measure_read_bandwidth(sparq_context *ctx, uint64_t bytes, uint32_t iterations, double *bps)
+{
+    const uint32_t wg = 256, groups = ctx->info.type == SPARQ_DEVICE_TYPE_CPU ? 16u : 4096u;
+    const uint64_t per_pass = (uint64_t)wg * groups * 16;
+    if (bytes == 0) {
+        bytes = 1ull << 30;
+        if (ctx->info.device_local_bytes / 4 < bytes)
+            bytes = ctx->info.device_local_bytes / 4;
+    }
+    if (bytes > ctx->max_allocation)
+        bytes = ctx->max_allocation;
+    uint32_t span = (uint32_t)(bytes / per_pass);
+    if (span == 0)
+        span = 1;
+    bytes = (uint64_t)span * per_pass;
+    if (iterations == 0)
+        iterations = 20;
+    if (!ctx->has_timestamps)
+        return sq_fail(SPARQ_ERROR_NOT_SUPPORTED, "the compute queue of %s has no timestamps", ctx->info.name);
+
+    sq_buffer src, sink;
+    sparq_status st = sq_buffer_create(ctx, bytes, SQ_MEMORY_DEVICE, &src);
+    if (st != SPARQ_SUCCESS)
+        return st;
+    if ((st = sq_buffer_create(ctx, 256, SQ_MEMORY_DEVICE, &sink)) != SPARQ_SUCCESS) {
+        sq_buffer_destroy(ctx, &src);
+        return st;
+    }
+    VkPipeline pipeline;
+    sq_pipeline_key key = {.shader = SPARQ_SHADER_READ_BANDWIDTH, .wg_size = wg, .head_dim = 8, .group = 1};
+    double *samples = calloc(iterations, sizeof *samples);
+    if (!samples)
+        st = sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (st == SPARQ_SUCCESS)
+        st = sq_context_pipeline(ctx, &key, &pipeline);
+    struct sq_push push = {.in_addr = src.address, .out_addr = sink.address, .span = span};
+    /* A non-zero pattern: timings on zeros can flatter (compression). */
+    for (uint32_t it = 0; st == SPARQ_SUCCESS && it < iterations + 3; it++) {
+        if ((st = sq_stream_begin(ctx, &ctx->stream)) != SPARQ_SUCCESS)
+            break;
+        if (it == 0) {
+            ctx->vk.vkCmdFillBuffer(ctx->stream.cmd, src.buffer, 0, VK_WHOLE_SIZE, 0x3c003c01u);
+            sq_stream_barrier(ctx, &ctx->stream);
+        }
+        sq_stream_timestamp(ctx, &ctx->stream, 0);
+        sq_stream_dispatch(ctx, &ctx->stream, pipeline, &push, groups, 1, 1);
+        sq_stream_timestamp(ctx, &ctx->stream, 1);
+        uint64_t ns = 0;
+        if ((st = sq_stream_submit_wait(ctx, &ctx->stream)) != SPARQ_SUCCESS ||
+            (st = sq_stream_elapsed_ns(ctx, &ctx->stream, &ns)) != SPARQ_SUCCESS)
+            break;
+        if (it >= 3) /* the first passes warm up clocks and caches */
+            samples[it - 3] = ns > 0 ? (double)bytes / ((double)ns * 1e-9) : 0.0;
+    }
+    if (st == SPARQ_SUCCESS) {
+        /* median */
+        for (uint32_t i = 1; i < iterations; i++)
+            for (uint32_t j = i; j > 0 && samples[j - 1] > samples[j]; j--) {
+                double t = samples[j];
+                samples[j] = samples[j - 1];
+                samples[j - 1] = t;
+            }
+        *bps = samples[iterations / 2];
+    }
+    free(samples);
+    sq_buffer_destroy(ctx, &sink);
+    sq_buffer_destroy(ctx, &src);
+    return st;
+}

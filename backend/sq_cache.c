@@ -1,0 +1,287 @@
+#include "sq_cache.h"
+
+#include "sparq_shaders.h"
+#include "sq_error.h"
+#include "sq_half.h"
+#include "sq_push.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Appends are uploaded in pieces of at most this many bytes of K and V. */
+#define SQ_APPEND_CHUNK_BYTES (16u << 20)
+#define SQ_APPEND_WG 64u
+#define SQ_APPEND_TOKENS_PER_WG 16u
+
+static VkDeviceSize align_up(VkDeviceSize x, VkDeviceSize a)
+{
+    return (x + a - 1) / a * a;
+}
+
+sparq_status sq_cache_create(sparq_context *ctx, const sparq_cache_desc *desc, sparq_cache **out)
+{
+    *out = NULL;
+    sparq_status st = sq_context_check_alive(ctx);
+    if (st != SPARQ_SUCCESS)
+        return st;
+    sparq_cache *c = calloc(1, sizeof *c);
+    if (!c || !(c->lengths = calloc(desc->n_seqs, sizeof *c->lengths))) {
+        free(c);
+        return sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
+    c->ctx = ctx;
+    c->n_seqs = desc->n_seqs;
+    c->n_kv_heads = desc->n_kv_heads;
+    c->head_dim = desc->head_dim;
+    c->capacity = desc->capacity;
+    c->cap_alloc = (uint32_t)align_up(desc->capacity, SQ_CAPACITY_ALIGN);
+    c->storage = desc->storage == SPARQ_DTYPE_F32 ? SPARQ_DTYPE_F32 : SPARQ_DTYPE_F16;
+    c->elem_bytes = c->storage == SPARQ_DTYPE_F32 ? 4 : 2;
+
+    const VkDeviceSize array_bytes =
+        (VkDeviceSize)c->n_seqs * c->n_kv_heads * c->cap_alloc * c->head_dim * c->elem_bytes;
+    const VkDeviceSize vsum_bytes = (VkDeviceSize)c->n_seqs * c->n_kv_heads * c->head_dim * sizeof(float);
+    if ((st = sq_buffer_create(ctx, array_bytes, SQ_MEMORY_DEVICE, &c->k)) == SPARQ_SUCCESS &&
+        (st = sq_buffer_create(ctx, array_bytes, SQ_MEMORY_DEVICE, &c->kt)) == SPARQ_SUCCESS &&
+        (st = sq_buffer_create(ctx, array_bytes, SQ_MEMORY_DEVICE, &c->v)) == SPARQ_SUCCESS &&
+        (st = sq_buffer_create(ctx, vsum_bytes, SQ_MEMORY_DEVICE, &c->vsum)) == SPARQ_SUCCESS &&
+        (st = sq_stream_create(ctx, &c->stream)) == SPARQ_SUCCESS &&
+        (st = sq_stream_begin(ctx, &c->stream)) == SPARQ_SUCCESS) {
+        /* Every slot starts empty: V sums are zero. K/V contents past a
+         * slot's length are never used, so they are not cleared. */
+        ctx->vk.vkCmdFillBuffer(c->stream.cmd, c->vsum.buffer, 0, VK_WHOLE_SIZE, 0);
+        st = sq_stream_submit_wait(ctx, &c->stream);
+    }
+    if (st != SPARQ_SUCCESS) {
+        char why[1024];
+        snprintf(why, sizeof why, "cache_create (%u slots x %u KV heads x %u positions x head_dim %u, %s): %s",
+                 c->n_seqs, c->n_kv_heads, c->capacity, c->head_dim, c->elem_bytes == 2 ? "f16" : "f32",
+                 sq_last_error());
+        atomic_fetch_add(&ctx->live_caches, 1u); /* balanced by destroy */
+        sq_cache_destroy(c);
+        return sq_fail(st, "%s", why);
+    }
+    atomic_fetch_add(&ctx->live_caches, 1u);
+    *out = c;
+    return SPARQ_SUCCESS;
+}
+
+void sq_cache_destroy(sparq_cache *c)
+{
+    if (!c)
+        return;
+    sparq_context *ctx = c->ctx;
+    if (c->stream.fence)
+        ctx->vk.vkWaitForFences(ctx->device, 1, &c->stream.fence, VK_TRUE, UINT64_MAX / 2);
+    sq_stream_destroy(ctx, &c->stream);
+    sq_buffer_destroy(ctx, &c->k);
+    sq_buffer_destroy(ctx, &c->kt);
+    sq_buffer_destroy(ctx, &c->v);
+    sq_buffer_destroy(ctx, &c->vsum);
+    sq_buffer_destroy(ctx, &c->upload);
+    sq_buffer_destroy(ctx, &c->readback);
+    sq_buffer_destroy(ctx, &c->scratch);
+    free(c->lengths);
+    atomic_fetch_sub(&ctx->live_caches, 1u);
+    free(c);
+}
+
+static struct sq_push cache_push(const sparq_cache *c)
+{
+    return (struct sq_push){
+        .k_addr = c->k.address,
+        .kt_addr = c->kt.address,
+        .v_addr = c->v.address,
+        .vsum_addr = c->vsum.address,
+        .capacity = c->cap_alloc,
+        .n_kv_heads = c->n_kv_heads,
+    };
+}
+
+static uint32_t storage_shader(const sparq_cache *c, uint32_t f16, uint32_t f32)
+{
+    return c->storage == SPARQ_DTYPE_F16 ? f16 : f32;
+}
+
+/* Copies n elements of a host tensor (f16 or f32) into f32. */
+static void to_floats(sparq_dtype dtype, const void *in, size_t first, size_t n, float *out)
+{
+    if (dtype == SPARQ_DTYPE_F16)
+        sq_halves_to_floats((const uint16_t *)in + first, out, n);
+    else
+        memcpy(out, (const float *)in + first, n * sizeof(float));
+}
+
+/* One dispatch of kv_append for tokens [t0, t0+nt) of every slot. */
+static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_t *slots, uint32_t n_tokens,
+                                 uint32_t t0, uint32_t nt, sparq_dtype dtype, const void *k, const void *v)
+{
+    sparq_context *ctx = c->ctx;
+    const size_t row = (size_t)c->n_kv_heads * c->head_dim; /* elements per token */
+    const VkDeviceSize entries_off = SQ_CALL_INFO_BYTES;
+    const VkDeviceSize k_off = align_up(entries_off + n_slots * sizeof(struct sq_entry), 256);
+    const VkDeviceSize tensor_bytes = (VkDeviceSize)n_slots * nt * row * sizeof(float);
+    const VkDeviceSize v_off = k_off + tensor_bytes;
+    sparq_status st = sq_buffer_reserve(ctx, &c->upload, v_off + tensor_bytes, SQ_MEMORY_UPLOAD);
+    if (st != SPARQ_SUCCESS)
+        return st;
+    char *base = c->upload.map;
+    struct sq_entry *entries = (struct sq_entry *)(base + entries_off);
+    for (uint32_t i = 0; i < n_slots; i++) {
+        entries[i] = (struct sq_entry){.slot = slots[i], .len = c->lengths[slots[i]] + t0};
+        /* input [slot][token][kv][dh] -> upload [slot][token-of-piece][kv][dh] */
+        size_t src = ((size_t)i * n_tokens + t0) * row, dst = (size_t)i * nt * row;
+        to_floats(dtype, k, src, (size_t)nt * row, (float *)(base + k_off) + dst);
+        to_floats(dtype, v, src, (size_t)nt * row, (float *)(base + v_off) + dst);
+    }
+
+    const uint32_t n_a = (nt + SQ_APPEND_TOKENS_PER_WG - 1) / SQ_APPEND_TOKENS_PER_WG;
+    const uint32_t max_pairs = nt / 2 + 1;
+    const uint32_t n_b = (max_pairs * c->head_dim + SQ_APPEND_WG - 1) / SQ_APPEND_WG;
+    sq_pipeline_key key = {.shader = storage_shader(c, SPARQ_SHADER_KV_APPEND_F16, SPARQ_SHADER_KV_APPEND_F32),
+                           .wg_size = SQ_APPEND_WG,
+                           .head_dim = c->head_dim,
+                           .group = 1};
+    VkPipeline pipeline;
+    if ((st = sq_context_pipeline(ctx, &key, &pipeline)) != SPARQ_SUCCESS ||
+        (st = sq_stream_begin(ctx, &c->stream)) != SPARQ_SUCCESS)
+        return st;
+    struct sq_push push = cache_push(c);
+    push.in_addr = c->upload.address + k_off;
+    push.step_addr = c->upload.address;
+    push.n_entries = n_slots;
+    push.span = nt;
+    push.n_chunks = n_a;
+    push.r = n_b;
+    sq_stream_dispatch(ctx, &c->stream, pipeline, &push, n_a + n_b + 1, c->n_kv_heads, n_slots);
+    return sq_stream_submit_wait(ctx, &c->stream);
+}
+
+sparq_status sq_cache_append(sparq_cache *c, uint32_t n_slots, const uint32_t *slots, uint32_t n_tokens,
+                             sparq_dtype dtype, const void *k, const void *v)
+{
+    for (uint32_t i = 0; i < n_slots; i++)
+        if ((uint64_t)c->lengths[slots[i]] + n_tokens > c->capacity)
+            return sq_fail(SPARQ_ERROR_CAPACITY_EXCEEDED,
+                           "cache_append: slot %u holds %u of %u positions; %u more do not fit (nothing appended)",
+                           slots[i], c->lengths[slots[i]], c->capacity, n_tokens);
+    const size_t per_token = (size_t)n_slots * c->n_kv_heads * c->head_dim * sizeof(float) * 2;
+    uint32_t piece = (uint32_t)(SQ_APPEND_CHUNK_BYTES / per_token);
+    if (piece == 0)
+        piece = 1;
+    for (uint32_t t0 = 0; t0 < n_tokens; t0 += piece) {
+        uint32_t nt = n_tokens - t0 < piece ? n_tokens - t0 : piece;
+        sparq_status st = append_piece(c, n_slots, slots, n_tokens, t0, nt, dtype, k, v);
+        if (st != SPARQ_SUCCESS) {
+            /* Pieces already stored sit past the lengths: the slots read as before. */
+            return st;
+        }
+    }
+    for (uint32_t i = 0; i < n_slots; i++)
+        c->lengths[slots[i]] += n_tokens;
+    return SPARQ_SUCCESS;
+}
+
+sparq_status sq_cache_truncate(sparq_cache *c, uint32_t slot, uint32_t length)
+{
+    sparq_context *ctx = c->ctx;
+    if (length == c->lengths[slot])
+        return SPARQ_SUCCESS;
+    if (length == 0)
+        return sq_cache_reset(c, slot);
+    sparq_status st = sq_buffer_reserve(ctx, &c->upload, SQ_CALL_INFO_BYTES + sizeof(struct sq_entry),
+                                        SQ_MEMORY_UPLOAD);
+    if (st != SPARQ_SUCCESS)
+        return st;
+    struct sq_entry *entry = (struct sq_entry *)((char *)c->upload.map + SQ_CALL_INFO_BYTES);
+    *entry = (struct sq_entry){.slot = slot, .len = length};
+    sq_pipeline_key key = {.shader = storage_shader(c, SPARQ_SHADER_KV_VSUM_F16, SPARQ_SHADER_KV_VSUM_F32),
+                           .wg_size = 64,
+                           .head_dim = c->head_dim,
+                           .group = 1};
+    VkPipeline pipeline;
+    if ((st = sq_context_pipeline(ctx, &key, &pipeline)) != SPARQ_SUCCESS ||
+        (st = sq_stream_begin(ctx, &c->stream)) != SPARQ_SUCCESS)
+        return st;
+    struct sq_push push = cache_push(c);
+    push.step_addr = c->upload.address;
+    push.n_entries = 1;
+    sq_stream_dispatch(ctx, &c->stream, pipeline, &push, (c->head_dim + 63) / 64, c->n_kv_heads, 1);
+    if ((st = sq_stream_submit_wait(ctx, &c->stream)) != SPARQ_SUCCESS)
+        return st;
+    c->lengths[slot] = length;
+    return SPARQ_SUCCESS;
+}
+
+sparq_status sq_cache_reset(sparq_cache *c, uint32_t slot)
+{
+    sparq_context *ctx = c->ctx;
+    sparq_status st = sq_stream_begin(ctx, &c->stream);
+    if (st != SPARQ_SUCCESS)
+        return st;
+    const VkDeviceSize bytes = (VkDeviceSize)c->n_kv_heads * c->head_dim * sizeof(float);
+    ctx->vk.vkCmdFillBuffer(c->stream.cmd, c->vsum.buffer, slot * bytes, bytes, 0);
+    if ((st = sq_stream_submit_wait(ctx, &c->stream)) != SPARQ_SUCCESS)
+        return st;
+    c->lengths[slot] = 0;
+    return SPARQ_SUCCESS;
+}
+
+/* Records a transfer -> host barrier so mapped read-back memory is current. */
+static void barrier_to_host(sparq_context *ctx, sq_stream *s)
+{
+    VkMemoryBarrier b = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                         .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                         .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    ctx->vk.vkCmdPipelineBarrier(s->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &b, 0, NULL,
+                                 0, NULL);
+}
+
+sparq_status sq_cache_read(sparq_cache *c, const sparq_read_desc *d)
+{
+    sparq_context *ctx = c->ctx;
+    const VkDeviceSize head_bytes = (VkDeviceSize)d->count * c->head_dim * c->elem_bytes;
+    const VkDeviceSize rows = head_bytes * c->n_kv_heads;
+    const VkDeviceSize vsum_bytes = (VkDeviceSize)c->n_kv_heads * c->head_dim * sizeof(float);
+    sparq_status st = sq_buffer_reserve(ctx, &c->readback, 2 * rows + vsum_bytes, SQ_MEMORY_READBACK);
+    if (st != SPARQ_SUCCESS || (st = sq_stream_begin(ctx, &c->stream)) != SPARQ_SUCCESS)
+        return st;
+    VkBufferCopy regions[2 * 64];
+    for (uint32_t h0 = 0; h0 < c->n_kv_heads; h0 += 64) {
+        uint32_t nh = c->n_kv_heads - h0 < 64 ? c->n_kv_heads - h0 : 64;
+        for (uint32_t i = 0; i < nh && head_bytes > 0; i++) {
+            VkDeviceSize src = (((VkDeviceSize)d->slot * c->n_kv_heads + h0 + i) * c->cap_alloc + d->first) *
+                               c->head_dim * c->elem_bytes;
+            regions[i] = (VkBufferCopy){.srcOffset = src, .dstOffset = (h0 + i) * head_bytes, .size = head_bytes};
+            regions[nh + i] = (VkBufferCopy){.srcOffset = src, .dstOffset = rows + (h0 + i) * head_bytes, .size = head_bytes};
+        }
+        if (head_bytes > 0) {
+            ctx->vk.vkCmdCopyBuffer(c->stream.cmd, c->k.buffer, c->readback.buffer, nh, regions);
+            ctx->vk.vkCmdCopyBuffer(c->stream.cmd, c->v.buffer, c->readback.buffer, nh, regions + nh);
+        }
+    }
+    VkBufferCopy vs = {.srcOffset = d->slot * vsum_bytes, .dstOffset = 2 * rows, .size = vsum_bytes};
+    ctx->vk.vkCmdCopyBuffer(c->stream.cmd, c->vsum.buffer, c->readback.buffer, 1, &vs);
+    barrier_to_host(ctx, &c->stream);
+    if ((st = sq_stream_submit_wait(ctx, &c->stream)) != SPARQ_SUCCESS)
+        return st;
+    sq_buffer_invalidate(ctx, &c->readback);
+
+    /* [kv][count][dh] on the device -> [count][kv][dh] for the host */
+    const char *base = c->readback.map;
+    float *outs[2] = {d->k, d->v};
+    for (int which = 0; which < 2; which++) {
+        if (!outs[which])
+            continue;
+        for (uint32_t h = 0; h < c->n_kv_heads; h++)
+            for (uint32_t t = 0; t < d->count; t++) {
+                const char *src = base + which * rows + h * head_bytes + (VkDeviceSize)t * c->head_dim * c->elem_bytes;
+                float *dst = outs[which] + ((size_t)t * c->n_kv_heads + h) * c->head_dim;
+                to_floats(c->storage, src, 0, c->head_dim, dst);
+            }
+    }
+    if (d->v_sum)
+        memcpy(d->v_sum, base + 2 * rows, vsum_bytes);
+    return SPARQ_SUCCESS;
+}

@@ -1,0 +1,72 @@
+/*
+ * The KV cache of one attention layer, stored the SparQ way ("store K
+ * twice"), per slot b and KV head h with `cap` allocated positions:
+ *   K  [b][h][cap][dh]  dh-contiguous: gathering whole rows is contiguous
+ *   Kt [b][h][dh][cap]  position-contiguous: r components of all positions
+ *                       are r contiguous runs
+ *   V  [b][h][cap][dh]
+ *   Vsum [b][h][dh] f32 running sum of the stored V, for SparQ's mean term
+ * Lengths live on the host; the kernels get them per call.
+ *
+ * Every function here takes arguments the plugin layer has already checked.
+ */
+#ifndef SQ_CACHE_H
+#define SQ_CACHE_H
+
+#include "sq_buffer.h"
+#include "sq_context.h"
+#include "sq_stream.h"
+
+#include <sparq/sparq.h>
+
+struct sparq_cache {
+    sparq_context *ctx;
+    uint32_t n_seqs, n_kv_heads, head_dim, capacity;
+    uint32_t cap_alloc; /* capacity rounded up to SQ_CAPACITY_ALIGN */
+    sparq_dtype storage;
+    uint32_t elem_bytes;
+    sq_buffer k, kt, v, vsum;
+    uint32_t *lengths;
+    sq_stream stream;
+    sq_buffer upload;   /* host -> device staging, grown on demand */
+    sq_buffer readback; /* device -> host staging, grown on demand */
+    sq_buffer scratch;  /* per-call device scratch, grown on demand */
+};
+
+sparq_status sq_cache_create(sparq_context *ctx, const sparq_cache_desc *desc, sparq_cache **out);
+void sq_cache_destroy(sparq_cache *cache);
+
+sparq_status sq_cache_append(sparq_cache *cache, uint32_t n_slots, const uint32_t *slots, uint32_t n_tokens,
+                             sparq_dtype dtype, const void *k, const void *v);
+sparq_status sq_cache_truncate(sparq_cache *cache, uint32_t slot, uint32_t length);
+sparq_status sq_cache_reset(sparq_cache *cache, uint32_t slot);
+sparq_status sq_cache_read(sparq_cache *cache, const sparq_read_desc *desc);
+
+/* Resolved parameters of one attend call (see sparq_attend_desc). */
+typedef struct sq_attend_params {
+    bool sparq;
+    uint32_t n_slots;
+    const uint32_t *slots;
+    uint32_t group;
+    sparq_dtype dtype;
+    const void *q;
+    void *out;
+    float scale;
+    uint32_t flags;
+    uint32_t r, k, l; /* as given: 0 = default */
+    uint32_t *selected;
+    uint32_t selected_stride;
+    float *alpha;
+    sparq_attend_stats *stats;
+} sq_attend_params;
+
+/* SparQ defaults for a slot of length S (see the header). */
+void sq_resolve_sparq(uint32_t head_dim, uint32_t S, uint32_t r, uint32_t k, uint32_t l, uint32_t *r_out,
+                      uint32_t *k_out, uint32_t *l_out);
+
+sparq_status sq_attend(sparq_cache *cache, const sq_attend_params *p);
+
+/* Streaming-read bandwidth of the device (sparq_api.measure_read_bandwidth). */
+sparq_status sq_measure_read_bandwidth(sparq_context *ctx, uint64_t bytes, uint32_t iterations, double *bps);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * The context: one Vulkan device with its compute queue, the pipelines built
+ * from the embedded SPIR-V (made on first use, per specialization), and the
+ * routing of plugin and validation-layer messages to the host.
+ *
+ * Thread-safety: queue submission and the pipeline list are locked, so the
+ * caches of one context may be used from different threads at once; the
+ * context itself (create/destroy/device info) is externally synchronised.
+ */
+#ifndef SQ_CONTEXT_H
+#define SQ_CONTEXT_H
+
+#include "sq_buffer.h"
+#include "sq_stream.h"
+
+#include <sparq/sparq.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <threads.h>
+#include <volk.h>
+
+#define SQ_MAX_PIPELINES 64
+
+typedef struct sq_pipeline_key {
+    uint32_t shader;   /* enum sparq_shader_id */
+    uint32_t wg_size;  /* constant_id 0 */
+    uint32_t head_dim; /* constant_id 1 */
+    uint32_t group;    /* constant_id 2 */
+    uint32_t param;    /* constant_id 3 */
+} sq_pipeline_key;
+
+struct sparq_context {
+    VkInstance instance;
+    VkDebugUtilsMessengerEXT messenger;
+    VkPhysicalDevice physical_device;
+    sparq_device_info info;
+    VkPhysicalDeviceMemoryProperties memory;
+    VkPhysicalDeviceLimits limits;
+    VkDeviceSize max_allocation;
+
+    VkDevice device;
+    struct VolkDeviceTable vk;
+    uint32_t queue_family;
+    VkQueue queue;
+    mtx_t queue_lock;
+    float timestamp_period; /* ns per tick */
+    bool has_timestamps;
+
+    VkPipelineLayout pipeline_layout;
+    VkPipelineCache pipeline_cache;
+    mtx_t pipeline_lock;
+    sq_pipeline_key pipeline_keys[SQ_MAX_PIPELINES];
+    VkPipeline pipelines[SQ_MAX_PIPELINES];
+    uint32_t n_pipelines;
+
+    sq_stream stream; /* for context-level work: self-test, bandwidth probe */
+
+    sparq_message_fn message_callback;
+    void *message_user_data;
+
+    atomic_uint live_caches;
+    atomic_bool lost;
+};
+
+sparq_status sq_context_create(const sparq_context_desc *desc, sparq_context **out);
+/* Fails (INVALID_ARGUMENT) while caches made from it are alive. */
+sparq_status sq_context_destroy(sparq_context *ctx);
+
+/* The pipeline for a shader and specialization, built on first request. */
+sparq_status sq_context_pipeline(sparq_context *ctx, const sq_pipeline_key *key, VkPipeline *pipeline);
+
+/* Sends a message to the host's callback (or stderr for warnings and errors). */
+void sq_context_message(sparq_context *ctx, sparq_severity severity, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* SPARQ_ERROR_DEVICE_LOST once the device was lost, else success. */
+sparq_status sq_context_check_alive(sparq_context *ctx);
+
+#endif

@@ -1,0 +1,139 @@
+#include "sq_stream.h"
+
+#include "sq_context.h"
+#include "sq_error.h"
+#include "sq_push.h"
+
+#include <string.h>
+
+/* A GPU step longer than this is treated as a hang. */
+#define SQ_FENCE_TIMEOUT_NS (120ull * 1000 * 1000 * 1000)
+
+sparq_status sq_stream_create(sparq_context *ctx, sq_stream *s)
+{
+    memset(s, 0, sizeof *s);
+    VkCommandPoolCreateInfo pool = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+        .flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT,
+        .queueFamilyIndex = ctx->queue_family,
+    };
+    VkResult res = ctx->vk.vkCreateCommandPool(ctx->device, &pool, NULL, &s->pool);
+    if (res != VK_SUCCESS)
+        return sq_fail_vk(res, "vkCreateCommandPool");
+    VkCommandBufferAllocateInfo alloc = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+        .commandPool = s->pool,
+        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+        .commandBufferCount = 1,
+    };
+    VkFenceCreateInfo fence = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    if ((res = ctx->vk.vkAllocateCommandBuffers(ctx->device, &alloc, &s->cmd)) != VK_SUCCESS ||
+        (res = ctx->vk.vkCreateFence(ctx->device, &fence, NULL, &s->fence)) != VK_SUCCESS) {
+        sq_stream_destroy(ctx, s);
+        return sq_fail_vk(res, "vkAllocateCommandBuffers/vkCreateFence");
+    }
+    if (ctx->has_timestamps) {
+        VkQueryPoolCreateInfo q = {
+            .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+            .queryType = VK_QUERY_TYPE_TIMESTAMP,
+            .queryCount = 2,
+        };
+        if ((res = ctx->vk.vkCreateQueryPool(ctx->device, &q, NULL, &s->queries)) != VK_SUCCESS) {
+            sq_stream_destroy(ctx, s);
+            return sq_fail_vk(res, "vkCreateQueryPool");
+        }
+    }
+    return SPARQ_SUCCESS;
+}
+
+void sq_stream_destroy(sparq_context *ctx, sq_stream *s)
+{
+    if (s->queries)
+        ctx->vk.vkDestroyQueryPool(ctx->device, s->queries, NULL);
+    if (s->fence)
+        ctx->vk.vkDestroyFence(ctx->device, s->fence, NULL);
+    if (s->pool)
+        ctx->vk.vkDestroyCommandPool(ctx->device, s->pool, NULL); /* frees the command buffer */
+    memset(s, 0, sizeof *s);
+}
+
+sparq_status sq_stream_begin(sparq_context *ctx, sq_stream *s)
+{
+    sparq_status st = sq_context_check_alive(ctx);
+    if (st != SPARQ_SUCCESS)
+        return st;
+    SQ_VK_TRY(ctx->vk.vkResetCommandPool(ctx->device, s->pool, 0));
+    VkCommandBufferBeginInfo begin = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+        .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+    };
+    SQ_VK_TRY(ctx->vk.vkBeginCommandBuffer(s->cmd, &begin));
+    if (s->queries)
+        ctx->vk.vkCmdResetQueryPool(s->cmd, s->queries, 0, 2);
+    return SPARQ_SUCCESS;
+}
+
+sparq_status sq_stream_submit_wait(sparq_context *ctx, sq_stream *s)
+{
+    SQ_VK_TRY(ctx->vk.vkEndCommandBuffer(s->cmd));
+    VkSubmitInfo submit = {
+        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+        .commandBufferCount = 1,
+        .pCommandBuffers = &s->cmd,
+    };
+    mtx_lock(&ctx->queue_lock);
+    VkResult res = ctx->vk.vkQueueSubmit(ctx->queue, 1, &submit, s->fence);
+    mtx_unlock(&ctx->queue_lock);
+    if (res == VK_SUCCESS)
+        res = ctx->vk.vkWaitForFences(ctx->device, 1, &s->fence, VK_TRUE, SQ_FENCE_TIMEOUT_NS);
+    if (res == VK_TIMEOUT || res == VK_ERROR_DEVICE_LOST) {
+        atomic_store(&ctx->lost, true);
+        return sq_fail(SPARQ_ERROR_DEVICE_LOST, "the device was lost or hung (%s); destroy the context",
+                       sq_vk_result_name(res));
+    }
+    if (res != VK_SUCCESS)
+        return sq_fail_vk(res, "vkQueueSubmit/vkWaitForFences");
+    SQ_VK_TRY(ctx->vk.vkResetFences(ctx->device, 1, &s->fence));
+    return SPARQ_SUCCESS;
+}
+
+void sq_stream_barrier(sparq_context *ctx, sq_stream *s)
+{
+    VkMemoryBarrier barrier = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                         VK_ACCESS_TRANSFER_WRITE_BIT,
+    };
+    ctx->vk.vkCmdPipelineBarrier(s->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                 VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &barrier,
+                                 0, NULL, 0, NULL);
+}
+
+void sq_stream_dispatch(sparq_context *ctx, sq_stream *s, VkPipeline pipeline, const struct sq_push *push, uint32_t x,
+                        uint32_t y, uint32_t z)
+{
+    ctx->vk.vkCmdBindPipeline(s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+    ctx->vk.vkCmdPushConstants(s->cmd, ctx->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof *push, push);
+    ctx->vk.vkCmdDispatch(s->cmd, x, y, z);
+}
+
+void sq_stream_timestamp(sparq_context *ctx, sq_stream *s, uint32_t which)
+{
+    if (s->queries)
+        /* Bottom of pipe for both: the start mark waits for the commands
+         * before it (the upload), so only the region between is timed. */
+        ctx->vk.vkCmdWriteTimestamp(s->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, s->queries, which);
+}
+
+sparq_status sq_stream_elapsed_ns(sparq_context *ctx, sq_stream *s, uint64_t *ns)
+{
+    *ns = 0;
+    if (!s->queries)
+        return SPARQ_SUCCESS;
+    uint64_t t[2];
+    SQ_VK_TRY(ctx->vk.vkGetQueryPoolResults(ctx->device, s->queries, 0, 2, sizeof t, t, sizeof t[0],
+                                            VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+    *ns = (uint64_t)((double)(t[1] - t[0]) * ctx->timestamp_period);
+    return SPARQ_SUCCESS;
+}

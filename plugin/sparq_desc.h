@@ -1,0 +1,26 @@
+/*
+ * Reading the host's versioned structs: a struct is accepted when its
+ * struct_size is at least the size of its first field and at most a sane
+ * bound; the plugin copies the bytes the host's size covers into its own
+ * zeroed struct, so fields an older host does not know read as 0 (default).
+ */
+#ifndef SPARQ_DESC_H
+#define SPARQ_DESC_H
+
+#include <sparq/sparq.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SPARQ_DESC_MAX_SIZE 65536u
+
+/* Copies the caller's struct into `dst` (dst_size bytes, zero-filled first).
+ * Fails with a message naming `what` if src is NULL or its size is absurd. */
+sparq_status sparq_copy_desc(const void *src, void *dst, size_t dst_size, const char *what);
+
+/* Checks an output struct's struct_size. */
+sparq_status sparq_check_out(const void *out, const char *what);
+
+/* Status for a missing required pointer. */
+sparq_status sparq_require(const void *ptr, const char *function, const char *name);
+
+#endif

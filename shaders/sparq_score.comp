@@ -1,0 +1,100 @@
+#version 460
+// sparq_score: SparQ step 1-2 for one chunk of positions of one (entry, KV
+// head): picks i1 (the r largest components of sum_j |q_j|; every workgroup
+// redoes it, it is dh-sized), computes the approximate logits
+//   z_j[t] = scale * sum_{i in i1} q_j[i] K[t][i] / sqrt(frac_j)
+// from the position-contiguous Kt (r contiguous runs), writes them, and the
+// chunk's per-head max and sum of exp for the softmax over all positions.
+// Grid: x = chunk of CHUNK = 4 * WG_SIZE positions, y = KV head, z = entry.
+#include "common.glsl"
+
+const uint CHUNK = WG_SIZE * 4;
+
+shared float comp_score[HEAD_DIM];      // sum_j |q_j[i]|, NaN mapped to -1
+shared uint comp_index[HEAD_DIM];       // i1, by rank
+shared float qhat[GROUP * HEAD_DIM];    // [m][j]: q_j[i1[m]] * scale / sqrt(frac_j)
+shared float head_factor[GROUP];
+shared vec2 chunk_stats[GROUP];
+
+void main()
+{
+    const uint e = gl_WorkGroupID.z, kv = gl_WorkGroupID.y, c = gl_WorkGroupID.x;
+    const uint tid = gl_LocalInvocationID.x;
+    const Entry ent = get_entry(e);
+    const CallInfo call = get_call();
+    const uint S = ent.len;
+    if (c * CHUNK >= S)
+        return; // uniform: the whole workgroup leaves
+    const uint r = min(pc.r, HEAD_DIM);
+    const uint64_t qb = call.q + (uint64_t(e) * pc.n_kv_heads * GROUP + kv * GROUP) * HEAD_DIM * 4;
+
+    // i1: rank every component by its score (ties by index: a strict order,
+    // so ranks are a permutation and every slot of comp_index is written).
+    for (uint i = tid; i < HEAD_DIM; i += WG_SIZE) {
+        float a = 0.0;
+        for (uint j = 0; j < GROUP; j++)
+            a += abs(FloatRef(qb).v[j * HEAD_DIM + i]);
+        comp_score[i] = isnan(a) ? -1.0 : a;
+    }
+    barrier();
+    for (uint i = tid; i < HEAD_DIM; i += WG_SIZE) {
+        const float a = comp_score[i];
+        uint rank = 0;
+        for (uint o = 0; o < HEAD_DIM; o++) {
+            const float b = comp_score[o];
+            rank += (b > a || (b == a && o < i)) ? 1u : 0u;
+        }
+        comp_index[rank] = i;
+    }
+    barrier();
+    // frac_j = sum_{i in i1} |q_j[i]| / sum_i |q_j[i]|; a zero numerator
+    // gives z = 0 (the selected components of q_j are all zero).
+    for (uint j = tid; j < GROUP; j += WG_SIZE) {
+        float num = 0.0, den = 0.0;
+        for (uint i = 0; i < HEAD_DIM; i++)
+            den += abs(FloatRef(qb).v[j * HEAD_DIM + i]);
+        for (uint m = 0; m < r; m++)
+            num += abs(FloatRef(qb).v[j * HEAD_DIM + comp_index[m]]);
+        const float frac = den > 0.0 ? num / den : 1.0;
+        head_factor[j] = frac > 0.0 ? pc.scale / sqrt(frac) : 0.0;
+    }
+    barrier();
+    for (uint x = tid; x < r * GROUP; x += WG_SIZE) {
+        const uint m = x / GROUP, j = x % GROUP;
+        qhat[x] = FloatRef(qb).v[j * HEAD_DIM + comp_index[m]] * head_factor[j];
+    }
+    barrier();
+
+    // Approximate logits of 4 consecutive positions per thread.
+    const uint t0 = c * CHUNK + tid * 4;
+    const uint64_t ktb = head_block(pc.kt_addr, ent.slot, kv);
+    vec4 z[GROUP];
+    for (uint j = 0; j < GROUP; j++)
+        z[j] = vec4(0.0);
+    if (t0 < S) {
+        for (uint m = 0; m < r; m++) {
+            const vec4 kt = load4(ktb, comp_index[m] * pc.capacity + t0);
+            for (uint j = 0; j < GROUP; j++)
+                z[j] += qhat[m * GROUP + j] * kt;
+        }
+    }
+    const bvec4 valid = lessThan(uvec4(t0) + uvec4(0, 1, 2, 3), uvec4(S));
+    const uint64_t zb = call.z + (uint64_t(e) * pc.n_kv_heads + kv) * GROUP * call.z_stride * 4;
+    for (uint j = 0; j < GROUP; j++) {
+        z[j] = mix(vec4(NEG_INF), z[j], valid);
+        Vec4Ref(zb).v[(j * call.z_stride + t0) >> 2] = z[j];
+    }
+
+    // Chunk statistics per head: max and sum of exp(z - max).
+    for (uint j = 0; j < GROUP; j++) {
+        const float mx = wg_max(max(max(z[j].x, z[j].y), max(z[j].z, z[j].w)));
+        const vec4 p = exp(z[j] - mx);
+        const float sm = wg_sum(mx == NEG_INF ? 0.0 : p.x + p.y + p.z + p.w);
+        if (tid == 0)
+            chunk_stats[j] = vec2(mx, sm);
+    }
+    barrier();
+    const uint64_t sb = call.stats + ((uint64_t(e) * pc.n_kv_heads + kv) * call.score_chunks + c) * GROUP * 8;
+    for (uint j = tid; j < GROUP; j += WG_SIZE)
+        Vec2Ref(sb).v[j] = chunk_stats[j];
+}

@@ -1,0 +1,143 @@
+#version 460
+// sparq_select: SparQ step 3-4 for one (entry, KV head), one workgroup:
+//  - merges the chunk statistics into each head's softmax max and sum,
+//  - ranks positions by rho[t] = sum_j p_j[t] as order-preserving uint keys
+//    (rho >= 0, so its float bits order like the values; NaN ranks lowest),
+//  - finds the (k - l)-th largest key with a 4-pass radix select (8-bit
+//    digits, shared-memory histograms, workgroup scans),
+//  - compacts the chosen positions in position order: the forced local
+//    window, every key above the threshold, and the first ties at it,
+//  - and sums alpha_j = sum of p_j over the chosen positions.
+// Grid: x = KV head, y = entry.
+#include "common.glsl"
+
+shared vec2 head_norm[GROUP];   // (max, 1 / sum exp) of z_j over all positions
+shared uint hist[256];
+shared uint radix_state[3];     // prefix, still needed, digit found
+
+void main()
+{
+    const uint kv = gl_WorkGroupID.x, e = gl_WorkGroupID.y;
+    const uint tid = gl_LocalInvocationID.x;
+    const Entry ent = get_entry(e);
+    const CallInfo call = get_call();
+    const uint S = ent.len, n_cand = S - ent.l, need = ent.k - ent.l;
+    const uint head = e * pc.n_kv_heads + kv;
+    const uint64_t zb = call.z + uint64_t(head) * GROUP * call.z_stride * 4;
+    const uint64_t keyb = call.keys + uint64_t(head) * call.z_stride * 4;
+    const uint64_t selb = call.sel + uint64_t(head) * call.k_stride * 4;
+    const uint n_chunks = (S + PARAM - 1) / PARAM; // PARAM: positions per score chunk
+
+    for (uint j = tid; j < GROUP; j += WG_SIZE) {
+        const uint64_t sb = call.stats + uint64_t(head) * call.score_chunks * GROUP * 8;
+        float m = NEG_INF;
+        for (uint c = 0; c < n_chunks; c++)
+            m = max(m, Vec2Ref(sb).v[c * GROUP + j].x);
+        float s = 0.0;
+        for (uint c = 0; c < n_chunks; c++) {
+            const vec2 st = Vec2Ref(sb).v[c * GROUP + j];
+            s += st.x == NEG_INF ? 0.0 : st.y * exp(st.x - m);
+        }
+        head_norm[j] = vec2(m, 1.0 / s);
+    }
+    barrier();
+
+    // all: every candidate is chosen (k >= S); otherwise radix-select the
+    // threshold key and how many ties at it to take.
+    const bool take_all = need >= n_cand;
+    uint threshold = 0, ties = 0;
+    if (!take_all && need > 0) {
+        for (uint i = tid; i < 256; i += WG_SIZE)
+            hist[i] = 0;
+        barrier();
+        for (uint t = tid; t < n_cand; t += WG_SIZE) {
+            float rho = 0.0;
+            for (uint j = 0; j < GROUP; j++) {
+                const vec2 hn = head_norm[j];
+                rho += exp(FloatRef(zb).v[j * call.z_stride + t] - hn.x) * hn.y;
+            }
+            const uint key = isnan(rho) ? 0u : floatBitsToUint(max(rho, 0.0));
+            UintRef(keyb).v[t] = key;
+            atomicAdd(hist[key >> 24], 1u);
+        }
+        if (tid == 0) {
+            radix_state[0] = 0;    // prefix of the threshold found so far
+            radix_state[1] = need; // how many still to take at or below it
+        }
+        barrier();
+        for (uint pass = 0; pass < 4; pass++) {
+            const uint shift = 24 - 8 * pass;
+            if (pass > 0) {
+                for (uint i = tid; i < 256; i += WG_SIZE)
+                    hist[i] = 0;
+                barrier();
+                const uint prefix = radix_state[0];
+                const uint high_mask = ~0u << (shift + 8);
+                for (uint t = tid; t < n_cand; t += WG_SIZE) {
+                    const uint key = UintRef(keyb).v[t];
+                    if ((key & high_mask) == prefix)
+                        atomicAdd(hist[(key >> shift) & 255u], 1u);
+                }
+                barrier();
+            }
+            // Suffix sums over digits (largest digit first) by scanning the
+            // reversed histogram; the digit where the count reaches `need`.
+            uint total;
+            const uint still = radix_state[1]; // read before the scan's barriers
+            const uint digit = 255 - min(tid, 255);
+            const uint count = tid < 256 ? hist[digit] : 0u;
+            const uint above = wg_exclusive_scan(count, total); // keys with a larger digit
+            if (tid < 256 && above < still && above + count >= still) {
+                radix_state[2] = digit;
+                radix_state[1] = still - above;
+            }
+            barrier();
+            if (tid == 0)
+                radix_state[0] |= radix_state[2] << shift;
+            barrier();
+        }
+        threshold = radix_state[0];
+        ties = radix_state[1];
+    }
+
+    // Compaction in position order, tile by tile.
+    uint base = 0, tie_base = 0;
+    float alpha_acc[GROUP];
+    for (uint j = 0; j < GROUP; j++)
+        alpha_acc[j] = 0.0;
+    for (uint start = 0; start < S; start += WG_SIZE) {
+        const uint t = start + tid;
+        bool take = false, tie = false;
+        if (t < S) {
+            if (t >= n_cand || take_all) {
+                take = true;
+            } else if (need > 0) {
+                const uint key = UintRef(keyb).v[t];
+                take = key > threshold;
+                tie = key == threshold;
+            }
+        }
+        uint n_ties, n_take;
+        const uint tie_rank = tie_base + wg_exclusive_scan(tie ? 1u : 0u, n_ties);
+        take = take || (tie && tie_rank < ties);
+        const uint slot = base + wg_exclusive_scan(take ? 1u : 0u, n_take);
+        if (take) {
+            UintRef(selb).v[min(slot, call.k_stride - 1)] = t;
+            for (uint j = 0; j < GROUP; j++) {
+                const vec2 hn = head_norm[j];
+                alpha_acc[j] += exp(FloatRef(zb).v[j * call.z_stride + t] - hn.x) * hn.y;
+            }
+        }
+        base += n_take;
+        tie_base += n_ties;
+    }
+
+    const uint64_t ab = call.alpha + uint64_t(head) * GROUP * 4;
+    for (uint j = 0; j < GROUP; j++) {
+        const float a = wg_sum(alpha_acc[j]);
+        if (tid == 0) {
+            // Every position chosen: alpha is 1 by definition, not by rounding.
+            FloatRef(ab).v[j] = ((pc.flags & FLAG_NO_REALLOC) != 0 || take_all) ? 1.0 : a;
+        }
+    }
+}

@@ -1,0 +1,228 @@
+/*
+ * SparQ attention against the float64 reference. The device may break ties
+ * its own way, so each run is checked in two steps: its selection must be a
+ * valid one (window included, min(k, S) distinct positions, nothing left out
+ * that clearly beats what was chosen), and its output and alpha must match
+ * the reference given that selection.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "attention_harness.h"
+
+#define F16 SPARQ_DTYPE_F16
+#define F32 SPARQ_DTYPE_F32
+#define FLAT SPARQ_REF_FOCUS_FLAT
+#define NORMAL SPARQ_REF_FOCUS_NORMAL
+#define PEAKED SPARQ_REF_FOCUS_PEAKED
+#define NO_REALLOC SPARQ_ATTEND_NO_MEAN_REALLOCATION
+
+typedef struct sparq_case {
+    uint32_t head_dim, n_kv_heads, group, length;
+    uint32_t r, k, l;
+    sparq_dtype storage, io;
+    sparq_ref_focus focus;
+    uint32_t flags;
+} sparq_case;
+
+static void make_single_slot(harness_cache *hc, sparq_ref_rng *rng, const sparq_case *c)
+{
+    harness_cache_create(hc, rng, 2, c->n_kv_heads, c->head_dim, c->length + 4, c->storage);
+    harness_fill(hc, rng, 0, 3, 0, F32);
+    harness_fill(hc, rng, 1, c->length, 0, F32);
+}
+
+static harness_attend attend_of(const sparq_case *c, const uint32_t *slots, const float *q)
+{
+    return (harness_attend){
+        .mode = SPARQ_ATTENTION_SPARQ,
+        .n_slots = 1,
+        .slots = slots,
+        .n_heads = c->n_kv_heads * c->group,
+        .io_dtype = c->io,
+        .flags = c->flags,
+        .r = c->r,
+        .k = c->k,
+        .l = c->l,
+        .q = q,
+        .want_selection = true,
+    };
+}
+
+static void run_cases(const sparq_case *cases, size_t n, const char *stream)
+{
+    sparq_ref_rng rng;
+    harness_rng(&rng, stream);
+    for (size_t i = 0; i < n; i++) {
+        const sparq_case *c = &cases[i];
+        harness_cache hc;
+        make_single_slot(&hc, &rng, c);
+        const uint32_t slots[1] = {1};
+        float *q = harness_make_queries(&hc, &rng, 1, c->n_kv_heads * c->group, c->r, c->io, c->focus);
+        harness_attend a = attend_of(c, slots, q);
+        char label[64];
+        snprintf(label, sizeof label, "%s case %zu (%s)", stream, i, sparq_ref_focus_name(c->focus));
+        harness_run_and_check(&hc, &a, label);
+        free(q);
+        harness_cache_destroy(&hc);
+    }
+    harness_finish();
+}
+
+/* k across 1, l, 16, 128, S - 1; r across 1, 8, head_dim; every head dim. */
+static void test_sparq_selection_and_output(void **state)
+{
+    (void)state;
+    static const sparq_case cases[] = {
+        {128, 1, 4, 1000, 8, 128, 32, F16, F32, PEAKED, 0},
+        {64, 2, 1, 500, 1, 16, 4, F32, F32, NORMAL, 0},
+        {128, 1, 8, 777, 128, 64, 16, F16, F32, FLAT, 0},
+        {80, 1, 4, 300, 8, 1, 1, F32, F32, NORMAL, 0},
+        {96, 2, 2, 200, 8, 16, 16, F16, F32, PEAKED, 0},
+        {64, 1, 4, 257, 8, 256, 8, F32, F32, NORMAL, 0},
+        {256, 1, 1, 150, 8, 16, 4, F16, F32, NORMAL, 0},
+        {80, 1, 8, 90, 1, 16, 4, F16, F32, FLAT, 0},
+        {256, 1, 4, 120, 256, 8, 2, F32, F32, PEAKED, 0},
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0], "sparq");
+}
+
+static void test_sparq_group_16_and_f16_io(void **state)
+{
+    (void)state;
+    static const sparq_case cases[] = {
+        {64, 1, 16, 300, 8, 32, 8, F16, F32, PEAKED, 0},
+        {128, 2, 4, 640, 16, 64, 16, F16, F16, NORMAL, 0},
+        {96, 1, 8, 160, 8, 20, 5, F32, F16, FLAT, 0},
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0], "sparq g16 io");
+}
+
+static void test_sparq_without_reallocation(void **state)
+{
+    (void)state;
+    static const sparq_case cases[] = {
+        {128, 1, 4, 600, 8, 64, 16, F16, F32, NORMAL, NO_REALLOC},
+        {64, 1, 8, 300, 8, 32, 8, F32, F32, PEAKED, NO_REALLOC},
+        {80, 2, 1, 100, 1, 7, 3, F16, F32, FLAT, NO_REALLOC},
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0], "sparq no realloc");
+}
+
+/* k >= S reads every position: the output is dense attention, the selection
+ * is every position, and alpha is 1 (all the approximate mass). */
+static void test_sparq_all_positions_is_dense(void **state)
+{
+    (void)state;
+    static const sparq_case cases[] = {
+        {64, 1, 4, 100, 8, 100, 8, F32, F32, NORMAL, 0},        /* k = S */
+        {128, 1, 2, 50, 128, 60, 4, F16, F32, PEAKED, 0},       /* r = head_dim, k > S */
+        {96, 2, 8, 33, 1, 1000, 1, F32, F32, FLAT, 0},          /* r = 1, k >> S */
+        {80, 1, 4, 64, 80, 64, 16, F16, F32, NORMAL, NO_REALLOC}, /* r = head_dim, k = S, no reallocation */
+        {256, 1, 1, 1, 8, 16, 4, F32, F32, NORMAL, 0},          /* S = 1 */
+    };
+    sparq_ref_rng rng;
+    harness_rng(&rng, "sparq all positions");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const sparq_case *c = &cases[i];
+        harness_cache hc;
+        make_single_slot(&hc, &rng, c);
+        const uint32_t slots[1] = {1};
+        float *q = harness_make_queries(&hc, &rng, 1, c->n_kv_heads * c->group, c->r, c->io, c->focus);
+        harness_attend a = attend_of(c, slots, q);
+        harness_result res;
+        TEST_SPARQ_OK(harness_run(&hc, &a, &res));
+        char label[64];
+        snprintf(label, sizeof label, "k >= S case %zu", i);
+        harness_check_dense(&hc, &a, &res, label);
+        harness_check(&hc, &a, &res, label);
+        for (uint32_t h = 0; h < c->n_kv_heads; h++)
+            for (uint32_t t = 0; t < c->length; t++)
+                assert_int_equal(res.selected[h * res.selected_stride + t], t);
+        for (size_t j = 0; j < res.alpha_count; j++)
+            if (!(fabsf(res.alpha[j] - 1.0f) <= 1e-5f))
+                fail_msg("[%s] alpha[%zu] = %.9g, expected 1 when every position is selected", label, j,
+                         (double)res.alpha[j]);
+        harness_result_free(&res);
+        free(q);
+        harness_cache_destroy(&hc);
+    }
+    harness_finish();
+}
+
+/* r = k = l = 0 take the ABI's defaults: r = dh/8, k = max(64, S/16), l = k/4. */
+static void test_sparq_defaults(void **state)
+{
+    (void)state;
+    static const sparq_case cases[] = {
+        {128, 1, 4, 1100, 0, 0, 0, F16, F32, NORMAL, 0},
+        {64, 2, 2, 2000, 0, 0, 0, F32, F32, PEAKED, 0},
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0], "sparq defaults");
+}
+
+/* Lengths 1, 2, 17, 1000 and capacity in one call: per slot, k = 16 means
+ * all of S = 1, 2, and S - 1 for S = 17; k = 128 is > S for 17. */
+static void test_sparq_ragged_batch(void **state)
+{
+    (void)state;
+    sparq_ref_rng rng;
+    harness_rng(&rng, "sparq ragged");
+    const uint32_t lengths[5] = {17, 1024, 2, 1000, 1};
+    harness_cache hc;
+    harness_cache_create(&hc, &rng, 5, 2, 64, 1024, F16);
+    for (uint32_t s = 0; s < 5; s++)
+        harness_fill(&hc, &rng, s, lengths[s], 512, F32);
+    const uint32_t slots[6] = {3, 0, 4, 1, 2, 0};
+    const struct {
+        uint32_t r, k, l;
+        sparq_ref_focus focus;
+        uint32_t flags;
+    } runs[] = {
+        {8, 16, 4, PEAKED, 0},
+        {8, 128, 16, NORMAL, 0},
+        {1, 16, 16, FLAT, NO_REALLOC},
+        {64, 128, 32, PEAKED, 0},
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        float *q = harness_make_queries(&hc, &rng, 6, 8, runs[i].r, F32, runs[i].focus);
+        harness_attend a = {
+            .mode = SPARQ_ATTENTION_SPARQ,
+            .n_slots = 6,
+            .slots = slots,
+            .n_heads = 8,
+            .io_dtype = F32,
+            .flags = runs[i].flags,
+            .r = runs[i].r,
+            .k = runs[i].k,
+            .l = runs[i].l,
+            .q = q,
+            .want_selection = true,
+        };
+        char label[64];
+        snprintf(label, sizeof label, "sparq ragged run %zu", i);
+        harness_run_and_check(&hc, &a, label);
+        free(q);
+    }
+    harness_cache_destroy(&hc);
+    harness_finish();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sparq_selection_and_output),
+        cmocka_unit_test(test_sparq_group_16_and_f16_io),
+        cmocka_unit_test(test_sparq_without_reallocation),
+        cmocka_unit_test(test_sparq_all_positions_is_dense),
+        cmocka_unit_test(test_sparq_defaults),
+        cmocka_unit_test(test_sparq_ragged_batch),
+    };
+    return cmocka_run_group_tests_name("sparq attention", tests, harness_group_setup, harness_group_teardown);
+}

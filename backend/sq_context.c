@@ -137,10 +137,18 @@ sparq_status sq_context_pipeline(sparq_context *ctx, const sq_pipeline_key *key,
         }
     }
     sparq_status st = SPARQ_SUCCESS;
-    if (ctx->n_pipelines == SQ_MAX_PIPELINES) {
-        st = sq_fail(SPARQ_ERROR_NOT_SUPPORTED, "too many distinct pipeline specializations in one context (%d)",
-                     SQ_MAX_PIPELINES);
-        goto out;
+    if (ctx->n_pipelines == ctx->pipeline_capacity) {
+        uint32_t cap = ctx->pipeline_capacity ? 2 * ctx->pipeline_capacity : 32;
+        sq_pipeline_key *keys = realloc(ctx->pipeline_keys, cap * sizeof *keys);
+        if (keys)
+            ctx->pipeline_keys = keys;
+        VkPipeline *pipes = keys ? realloc(ctx->pipelines, cap * sizeof *pipes) : NULL;
+        if (!pipes) {
+            st = sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+            goto out;
+        }
+        ctx->pipelines = pipes;
+        ctx->pipeline_capacity = cap;
     }
     if (key->shader >= SPARQ_SHADER_COUNT) {
         st = sq_fail(SPARQ_ERROR_INTERNAL, "unknown shader %u", key->shader);
@@ -282,6 +290,8 @@ sparq_status sq_context_destroy(sparq_context *ctx)
             ctx->vk.vkDestroyPipelineLayout(ctx->device, ctx->pipeline_layout, NULL);
         ctx->vk.vkDestroyDevice(ctx->device, NULL);
     }
+    free(ctx->pipelines);
+    free(ctx->pipeline_keys);
     sq_instance_destroy(ctx->instance, ctx->messenger);
     mtx_destroy(&ctx->queue_lock);
     mtx_destroy(&ctx->pipeline_lock);

@@ -19,8 +19,6 @@
 #include <threads.h>
 #include <volk.h>
 
-#define SQ_MAX_PIPELINES 64
-
 typedef struct sq_pipeline_key {
     uint32_t shader;   /* enum sparq_shader_id */
     uint32_t wg_size;  /* constant_id 0 */
@@ -49,9 +47,9 @@ struct sparq_context {
     VkPipelineLayout pipeline_layout;
     VkPipelineCache pipeline_cache;
     mtx_t pipeline_lock;
-    sq_pipeline_key pipeline_keys[SQ_MAX_PIPELINES];
-    VkPipeline pipelines[SQ_MAX_PIPELINES];
-    uint32_t n_pipelines;
+    sq_pipeline_key *pipeline_keys; /* grown on demand, one per specialization in use */
+    VkPipeline *pipelines;
+    uint32_t n_pipelines, pipeline_capacity;
 
     sq_stream stream; /* for context-level work: self-test, bandwidth probe */
 

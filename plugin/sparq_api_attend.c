@@ -18,7 +18,7 @@ sparq_status sparq_api_attend(sparq_cache *c, const sparq_attend_desc *user_desc
     sq_clear_error();
     sparq_attend_desc d;
     sparq_status st = sparq_require(c, fn, "cache");
-    if (st != SPARQ_SUCCESS || (st = sparq_copy_desc(user_desc, &d, sizeof d, "sparq_attend_desc")) != SPARQ_SUCCESS ||
+    if (st != SPARQ_SUCCESS || (st = SPARQ_COPY_DESC(user_desc, &d, "sparq_attend_desc")) != SPARQ_SUCCESS ||
         (st = sparq_require(d.slots, fn, "slots")) || (st = sparq_require(d.q, fn, "q")) ||
         (st = sparq_require(d.out, fn, "out")))
         return st;
@@ -33,7 +33,7 @@ sparq_status sparq_api_attend(sparq_cache *c, const sparq_attend_desc *user_desc
                        d.n_heads, c->n_kv_heads);
     const uint32_t group = d.n_heads / c->n_kv_heads;
     if (group > SPARQ_MAX_GROUP_SIZE)
-        return sq_fail(SPARQ_ERROR_NOT_SUPPORTED, "%s: %u query heads per KV head; at most %u are supported", fn, group,
+        return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s: %u query heads per KV head; at most %u are supported", fn, group,
                        SPARQ_MAX_GROUP_SIZE);
     if (d.flags & ~SPARQ_ATTEND_NO_MEAN_REALLOCATION)
         return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s: unknown flags 0x%x", fn,
@@ -41,16 +41,17 @@ sparq_status sparq_api_attend(sparq_cache *c, const sparq_attend_desc *user_desc
     if (!isfinite(d.scale) || d.scale < 0.0f)
         return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s: scale %g must be finite and >= 0 (0 = 1/sqrt(head_dim))", fn,
                        (double)d.scale);
-    if (d.r > c->head_dim)
+    const bool sparq = d.mode != SPARQ_ATTENTION_DENSE;
+    /* The SparQ parameters are ignored (so not checked) in dense mode. */
+    if (sparq && d.r > c->head_dim)
         return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s: r is %u; it must be <= head_dim %u (0 = default)", fn, d.r,
                        c->head_dim);
-    if (d.k && d.l > d.k)
+    if (sparq && d.k && d.l > d.k)
         return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s: the local window l = %u exceeds k = %u", fn, d.l, d.k);
     if (d.reserved != 0)
         return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s: reserved must be 0", fn);
-    if (d.stats && (st = sparq_check_out(d.stats, "sparq_attend_stats")) != SPARQ_SUCCESS)
+    if (d.stats && (st = sparq_check_out(d.stats, sizeof(sparq_attend_stats), "sparq_attend_stats")) != SPARQ_SUCCESS)
         return st;
-    const bool sparq = d.mode != SPARQ_ATTENTION_DENSE;
 
     uint32_t k_max = 0;
     for (uint32_t i = 0; i < d.n_slots; i++) {

@@ -33,7 +33,7 @@ sparq_status sparq_api_cache_create(sparq_context *context, const sparq_cache_de
         return st;
     *cache = NULL;
     if ((st = sparq_require(context, "cache_create", "context")) != SPARQ_SUCCESS ||
-        (st = sparq_copy_desc(user_desc, &d, sizeof d, "sparq_cache_desc")) != SPARQ_SUCCESS ||
+        (st = SPARQ_COPY_DESC(user_desc, &d, "sparq_cache_desc")) != SPARQ_SUCCESS ||
         (st = check_dtype(d.storage, "cache_create", "storage")) != SPARQ_SUCCESS)
         return st;
     if (d.n_seqs < 1 || d.n_seqs > SPARQ_MAX_SEQS)
@@ -64,7 +64,7 @@ sparq_status sparq_api_cache_append(sparq_cache *c, const sparq_append_desc *use
     static const char fn[] = "cache_append";
     sparq_append_desc d;
     sparq_status st = sparq_require(c, fn, "cache");
-    if (st != SPARQ_SUCCESS || (st = sparq_copy_desc(user_desc, &d, sizeof d, "sparq_append_desc")) != SPARQ_SUCCESS ||
+    if (st != SPARQ_SUCCESS || (st = SPARQ_COPY_DESC(user_desc, &d, "sparq_append_desc")) != SPARQ_SUCCESS ||
         (st = check_dtype(d.dtype, fn, "dtype")) != SPARQ_SUCCESS || (st = sparq_require(d.slots, fn, "slots")) ||
         (st = sparq_require(d.k, fn, "k")) || (st = sparq_require(d.v, fn, "v")))
         return st;
@@ -132,7 +132,7 @@ sparq_status sparq_api_cache_read(sparq_cache *c, const sparq_read_desc *user_de
     sq_clear_error();
     sparq_read_desc d;
     sparq_status st = sparq_require(c, "cache_read", "cache");
-    if (st != SPARQ_SUCCESS || (st = sparq_copy_desc(user_desc, &d, sizeof d, "sparq_read_desc")) != SPARQ_SUCCESS ||
+    if (st != SPARQ_SUCCESS || (st = SPARQ_COPY_DESC(user_desc, &d, "sparq_read_desc")) != SPARQ_SUCCESS ||
         (st = check_slot(c, d.slot, "cache_read")) != SPARQ_SUCCESS)
         return st;
     if ((uint64_t)d.first + d.count > c->lengths[d.slot])

@@ -13,7 +13,7 @@ sparq_status sparq_api_context_create(const sparq_context_desc *user_desc, sparq
     if (st != SPARQ_SUCCESS)
         return st;
     *context = NULL;
-    if ((st = sparq_copy_desc(user_desc, &desc, sizeof desc, "sparq_context_desc")) != SPARQ_SUCCESS)
+    if ((st = SPARQ_COPY_DESC(user_desc, &desc, "sparq_context_desc")) != SPARQ_SUCCESS)
         return st;
     if (desc.flags & ~SPARQ_CONTEXT_ENABLE_VALIDATION)
         return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "context_create: unknown flags 0x%x",
@@ -35,7 +35,7 @@ sparq_status sparq_api_context_get_device_info(sparq_context *context, sparq_dev
 {
     sq_clear_error();
     sparq_status st = sparq_require(context, "context_get_device_info", "context");
-    if (st != SPARQ_SUCCESS || (st = sparq_check_out(info, "sparq_device_info")) != SPARQ_SUCCESS)
+    if (st != SPARQ_SUCCESS || (st = sparq_check_out(info, sizeof(sparq_device_info), "sparq_device_info")) != SPARQ_SUCCESS)
         return st;
     uint32_t size = info->struct_size;
     memcpy(info, &context->info, size < sizeof context->info ? size : sizeof context->info);

@@ -14,11 +14,16 @@
 #define SPARQ_DESC_MAX_SIZE 65536u
 
 /* Copies the caller's struct into `dst` (dst_size bytes, zero-filled first).
- * Fails with a message naming `what` if src is NULL or its size is absurd. */
-sparq_status sparq_copy_desc(const void *src, void *dst, size_t dst_size, const char *what);
+ * Fails with a message naming `what` if src is NULL or its struct_size is
+ * below `min_size` (the size the struct had in ABI 1.0, its first release)
+ * or absurdly large. */
+sparq_status sparq_copy_desc(const void *src, void *dst, size_t dst_size, size_t min_size, const char *what);
 
-/* Checks an output struct's struct_size. */
-sparq_status sparq_check_out(const void *out, const char *what);
+/* Copies a struct the host passes, given its 1.0 size = sizeof in this build. */
+#define SPARQ_COPY_DESC(src, dst, what) sparq_copy_desc((src), (dst), sizeof *(dst), sizeof *(dst), (what))
+
+/* Checks an output struct's struct_size against its ABI 1.0 size. */
+sparq_status sparq_check_out(const void *out, size_t min_size, const char *what);
 
 /* Status for a missing required pointer. */
 sparq_status sparq_require(const void *ptr, const char *function, const char *name);

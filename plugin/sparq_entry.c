@@ -26,7 +26,7 @@ static const char *api_last_error(void)
 static sparq_status api_get_plugin_info(sparq_plugin_info *info)
 {
     sq_clear_error();
-    sparq_status st = sparq_check_out(info, "sparq_plugin_info");
+    sparq_status st = sparq_check_out(info, sizeof(sparq_plugin_info), "sparq_plugin_info");
     if (st != SPARQ_SUCCESS)
         return st;
     sparq_plugin_info mine = {
@@ -46,7 +46,7 @@ static sparq_status api_enumerate_devices(sparq_device_info *infos, uint32_t cap
     sparq_status st = sparq_require(count, "enumerate_devices", "count");
     if (st != SPARQ_SUCCESS)
         return st;
-    if (capacity > 0 && (st = sparq_check_out(infos, "sparq_device_info")) != SPARQ_SUCCESS)
+    if (capacity > 0 && (st = sparq_check_out(infos, sizeof(sparq_device_info), "sparq_device_info")) != SPARQ_SUCCESS)
         return st;
     sq_instance_params params = {0};
     VkInstance instance;

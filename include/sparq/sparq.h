@@ -23,7 +23,8 @@
  *  - Descriptor structs start with `struct_size`, which the caller sets to
  *    sizeof(the struct) as its header declares it. Structs only ever grow at
  *    the end; the plugin reads only the fields the caller's size covers and
- *    treats missing fields as zero. A zero field means "default" (each field
+ *    treats missing fields as zero. A size below the struct's size in ABI
+ *    1.0 (its first release) is SPARQ_ERROR_INVALID_ARGUMENT. A zero field means "default" (each field
  *    says what that default is). Enums are 32-bit and 0 means "unset/default".
  *  - Output structs also start with `struct_size`, set by the caller; the
  *    plugin writes at most that many bytes.
@@ -152,7 +153,7 @@ typedef enum sparq_severity {
 /* Limits of this ABI version (a device may impose lower ones; see the
  * status and message of cache_create). */
 #define SPARQ_MAX_HEAD_DIM 256u   /* head_dim: a multiple of 8, 8..256 */
-#define SPARQ_MAX_GROUP_SIZE 16u  /* n_heads / n_kv_heads */
+#define SPARQ_MAX_GROUP_SIZE 16u  /* n_heads / n_kv_heads; more is SPARQ_ERROR_INVALID_ARGUMENT */
 #define SPARQ_MAX_CAPACITY 1048576u /* positions per slot */
 
 /* ------------------------------------------------------------------------ */

@@ -32,6 +32,11 @@ typedef struct attention_config {
     const char *device;      /* plugin only: sparq_context_desc.device (NULL = default) */
     const char *plugin_path; /* plugin only */
     int validation;          /* plugin only: SPARQ_CONTEXT_ENABLE_VALIDATION */
+    /* plugin only, optional: receives the plugin's (and validation layers')
+     * messages with severity 1 info, 2 warning, 3 error; NULL = warnings and
+     * errors to stderr. */
+    void (*message)(void *user_data, int severity, const char *text);
+    void *message_user_data;
 } attention_config;
 
 typedef struct attention attention;

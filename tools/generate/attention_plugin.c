@@ -130,10 +130,12 @@ static void plugin_destroy(attention *a)
 static const attention_ops plugin_ops = {plugin_reset, plugin_append, plugin_attend, plugin_set_mode,
                                          plugin_destroy};
 
-static void message_to_stderr(void *user_data, sparq_severity severity, const char *message)
+static void forward_message(void *user_data, sparq_severity severity, const char *message)
 {
-    (void)user_data;
-    if (severity >= SPARQ_SEVERITY_WARNING)
+    const plugin_attention *p = user_data;
+    if (p->base.config.message)
+        p->base.config.message(p->base.config.message_user_data, (int)severity, message);
+    else if (severity >= SPARQ_SEVERITY_WARNING)
         fprintf(stderr, "sparq: %s\n", message);
 }
 
@@ -182,7 +184,8 @@ attention *attention_plugin_create(const attention_config *config, char *err, si
         .struct_size = sizeof cdesc,
         .flags = config->validation ? SPARQ_CONTEXT_ENABLE_VALIDATION : 0u,
         .device = config->device,
-        .message_callback = message_to_stderr,
+        .message_callback = forward_message,
+        .message_user_data = p,
     };
     s = p->api->context_create(&cdesc, &p->context);
     if (s != SPARQ_SUCCESS) {

@@ -90,6 +90,7 @@ static char *token_to_bytes(gguf_str text, const int16_t *codepoint_byte, uint32
                 out[o++] = (char)s[i + j];
         i += (size_t)n;
     }
+    out[o] = '\0'; /* for printing; the length is what counts */
     *len = (uint32_t)o;
     return out;
 }

@@ -88,6 +88,9 @@ static int parse_arguments(int argc, char **argv, const char **plugin_path, int 
 /* Lists devices. Returns the exit code. */
 static int report_devices(const sparq_api *api)
 {
+    /* Errors go to stderr; flush first so that, with both streams in one
+     * pipe, they appear after what was printed before them. */
+    fflush(stdout);
     /* Ask for the count first, then for the entries: the usual two-call
      * pattern. Each element's struct_size says which fields this host knows. */
     uint32_t count = 0;

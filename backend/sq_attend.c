@@ -185,7 +185,8 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     VkBufferCopy copy_up = {.srcOffset = 0, .dstOffset = 0, .size = L.up_bytes};
     ctx->vk.vkCmdCopyBuffer(s->cmd, c->upload.buffer, c->scratch.buffer, 1, &copy_up);
     sq_stream_barrier(ctx, s);
-    sq_stream_timestamp(ctx, s, 0);
+    if (p->stats)
+        sq_stream_timestamp(ctx, s, 0);
 
     struct sq_push push = {
         .k_addr = c->k.address,
@@ -201,19 +202,25 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
         .scale = p->scale,
         .flags = (p->flags & SPARQ_ATTEND_NO_MEAN_REALLOCATION) ? SQ_FLAG_NO_REALLOC : 0u,
     };
+    /* With stats, a timestamp after each dispatch gives the per-kernel split. */
     uint32_t dispatches = 0;
     if (p->sparq) {
         sq_stream_dispatch(ctx, s, score, &push, ci.score_chunks, c->n_kv_heads, n);
+        if (p->stats)
+            sq_stream_timestamp(ctx, s, ++dispatches);
         sq_stream_barrier(ctx, s);
         sq_stream_dispatch(ctx, s, select, &push, c->n_kv_heads, n, 1);
+        if (p->stats)
+            sq_stream_timestamp(ctx, s, ++dispatches);
         sq_stream_barrier(ctx, s);
-        dispatches += 2;
     }
     sq_stream_dispatch(ctx, s, attend, &push, ci.splits, c->n_kv_heads, n);
+    if (p->stats)
+        sq_stream_timestamp(ctx, s, ++dispatches);
     sq_stream_barrier(ctx, s);
     sq_stream_dispatch(ctx, s, merge, &push, g, c->n_kv_heads, n);
-    dispatches += 2;
-    sq_stream_timestamp(ctx, s, 1);
+    if (p->stats)
+        sq_stream_timestamp(ctx, s, ++dispatches);
     sq_stream_barrier(ctx, s);
 
     VkBufferCopy down[3];
@@ -255,8 +262,10 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     if (p->stats) {
         sparq_attend_stats stats = {.struct_size = p->stats->struct_size, .dispatches = dispatches};
         stats.host_ns = t_recorded - t_start;
-        if ((st = sq_stream_elapsed_ns(ctx, s, &stats.gpu_ns)) != SPARQ_SUCCESS)
+        if ((st = sq_stream_intervals_ns(ctx, s, dispatches, stats.dispatch_ns)) != SPARQ_SUCCESS)
             return st;
+        for (uint32_t i = 0; i < dispatches; i++)
+            stats.gpu_ns += stats.dispatch_ns[i];
         size_t size = p->stats->struct_size < sizeof stats ? p->stats->struct_size : sizeof stats;
         memcpy(p->stats, &stats, size);
     }
@@ -312,7 +321,7 @@ sparq_status sq_measure_read_bandwidth(sparq_context *ctx, uint64_t bytes, uint3
         sq_stream_timestamp(ctx, &ctx->stream, 1);
         uint64_t ns = 0;
         if ((st = sq_stream_submit_wait(ctx, &ctx->stream)) != SPARQ_SUCCESS ||
-            (st = sq_stream_elapsed_ns(ctx, &ctx->stream, &ns)) != SPARQ_SUCCESS)
+            (st = sq_stream_intervals_ns(ctx, &ctx->stream, 1, &ns)) != SPARQ_SUCCESS)
             break;
         if (it >= 3) /* the first passes warm up clocks and caches */
             samples[it - 3] = ns > 0 ? (double)bytes / ((double)ns * 1e-9) : 0.0;

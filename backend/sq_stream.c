@@ -36,7 +36,7 @@ sparq_status sq_stream_create(sparq_context *ctx, sq_stream *s)
         VkQueryPoolCreateInfo q = {
             .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
             .queryType = VK_QUERY_TYPE_TIMESTAMP,
-            .queryCount = 2,
+            .queryCount = SQ_STREAM_TIMESTAMPS,
         };
         if ((res = ctx->vk.vkCreateQueryPool(ctx->device, &q, NULL, &s->queries)) != VK_SUCCESS) {
             sq_stream_destroy(ctx, s);
@@ -69,7 +69,7 @@ sparq_status sq_stream_begin(sparq_context *ctx, sq_stream *s)
     };
     SQ_VK_TRY(ctx->vk.vkBeginCommandBuffer(s->cmd, &begin));
     if (s->queries)
-        ctx->vk.vkCmdResetQueryPool(s->cmd, s->queries, 0, 2);
+        ctx->vk.vkCmdResetQueryPool(s->cmd, s->queries, 0, SQ_STREAM_TIMESTAMPS);
     return SPARQ_SUCCESS;
 }
 
@@ -126,14 +126,15 @@ void sq_stream_timestamp(sparq_context *ctx, sq_stream *s, uint32_t which)
         ctx->vk.vkCmdWriteTimestamp(s->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, s->queries, which);
 }
 
-sparq_status sq_stream_elapsed_ns(sparq_context *ctx, sq_stream *s, uint64_t *ns)
+sparq_status sq_stream_intervals_ns(sparq_context *ctx, sq_stream *s, uint32_t n, uint64_t *ns)
 {
-    *ns = 0;
+    memset(ns, 0, n * sizeof *ns);
     if (!s->queries)
         return SPARQ_SUCCESS;
-    uint64_t t[2];
-    SQ_VK_TRY(ctx->vk.vkGetQueryPoolResults(ctx->device, s->queries, 0, 2, sizeof t, t, sizeof t[0],
+    uint64_t t[SQ_STREAM_TIMESTAMPS];
+    SQ_VK_TRY(ctx->vk.vkGetQueryPoolResults(ctx->device, s->queries, 0, n + 1, sizeof t, t, sizeof t[0],
                                             VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
-    *ns = (uint64_t)((double)(t[1] - t[0]) * ctx->timestamp_period);
+    for (uint32_t i = 0; i < n; i++)
+        ns[i] = (uint64_t)((double)(t[i + 1] - t[i]) * ctx->timestamp_period);
     return SPARQ_SUCCESS;
 }

@@ -17,7 +17,7 @@ typedef struct sq_stream {
     VkCommandPool pool;
     VkCommandBuffer cmd;
     VkFence fence;
-    VkQueryPool queries; /* 2 timestamps; VK_NULL_HANDLE without timestamp support */
+    VkQueryPool queries; /* SQ_STREAM_TIMESTAMPS marks; VK_NULL_HANDLE without timestamp support */
 } sq_stream;
 
 sparq_status sq_stream_create(struct sparq_context *ctx, sq_stream *stream);
@@ -36,9 +36,12 @@ struct sq_push;
 void sq_stream_dispatch(struct sparq_context *ctx, sq_stream *stream, VkPipeline pipeline, const struct sq_push *push,
                         uint32_t x, uint32_t y, uint32_t z);
 
-/* Timestamps around a region: write(0) before, write(1) after; read after
- * the submission completed. */
+#define SQ_STREAM_TIMESTAMPS 8u
+
+/* Timestamp marks: write(0) before a region, write(1..n) after each part of
+ * it; after the submission completed, read the n intervals (ns[i] = mark i+1
+ * - mark i). A mark waits for every command recorded before it. */
 void sq_stream_timestamp(struct sparq_context *ctx, sq_stream *stream, uint32_t which);
-sparq_status sq_stream_elapsed_ns(struct sparq_context *ctx, sq_stream *stream, uint64_t *ns);
+sparq_status sq_stream_intervals_ns(struct sparq_context *ctx, sq_stream *stream, uint32_t n, uint64_t *ns);
 
 #endif

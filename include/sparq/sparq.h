@@ -269,6 +269,7 @@ typedef struct sparq_attend_stats {
     uint32_t dispatches;  /* out: compute dispatches recorded */
     uint64_t gpu_ns;      /* out: GPU time of the attention work (timestamps around it) */
     uint64_t host_ns;     /* out: host time from entry until the work was submitted */
+    uint64_t dispatch_ns[4]; /* out: GPU time of each dispatch in order; 0 past `dispatches` */
 } sparq_attend_stats;
 
 /* One decode step of attention for n_slots sequences, one query token each:
@@ -407,7 +408,7 @@ SPARQ_STATIC_ASSERT(sizeof(sparq_cache_desc) == 24, "sparq_cache_desc layout is 
 SPARQ_STATIC_ASSERT(sizeof(sparq_append_desc) == 40, "sparq_append_desc layout is released");
 SPARQ_STATIC_ASSERT(offsetof(sparq_append_desc, v) == 32, "sparq_append_desc layout");
 SPARQ_STATIC_ASSERT(sizeof(sparq_read_desc) == 40, "sparq_read_desc layout is released");
-SPARQ_STATIC_ASSERT(sizeof(sparq_attend_stats) == 24, "sparq_attend_stats layout is released");
+SPARQ_STATIC_ASSERT(sizeof(sparq_attend_stats) == 56, "sparq_attend_stats layout is released");
 SPARQ_STATIC_ASSERT(sizeof(sparq_attend_desc) == 104, "sparq_attend_desc layout is released");
 SPARQ_STATIC_ASSERT(offsetof(sparq_attend_desc, stats) == 96, "sparq_attend_desc layout");
 SPARQ_STATIC_ASSERT(offsetof(sparq_api, last_error) == 16, "sparq_api layout");

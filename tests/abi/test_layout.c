@@ -119,11 +119,12 @@ static void test_descriptors(void **state)
         FIELD(sparq_read_desc, v, 24),
         FIELD(sparq_read_desc, v_sum, 32),
 
-        SIZE(sparq_attend_stats, 24),
+        SIZE(sparq_attend_stats, 56),
         FIELD(sparq_attend_stats, struct_size, 0),
         FIELD(sparq_attend_stats, dispatches, 4),
         FIELD(sparq_attend_stats, gpu_ns, 8),
         FIELD(sparq_attend_stats, host_ns, 16),
+        FIELD(sparq_attend_stats, dispatch_ns, 24),
 
         SIZE(sparq_attend_desc, 104),
         FIELD(sparq_attend_desc, struct_size, 0),

@@ -27,6 +27,7 @@ typedef struct step_result {
     sample_summary gpu_us;
     sample_summary host_us;
     sample_summary wall_us;
+    double dispatch_us[4]; /* median GPU time of each dispatch, in order */
     double bytes;        /* the byte model's count for this step */
 } step_result;
 

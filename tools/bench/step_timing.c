@@ -45,6 +45,11 @@ int time_steps(const sparq_api *api, sparq_cache **caches, uint32_t n_caches, co
     }
     int status_ok = 1;
     uint64_t gpu_ns_total = 0;
+    double *per_dispatch = calloc((size_t)reps * 4, sizeof *per_dispatch);
+    if (!per_dispatch) {
+        snprintf(why, why_size, "out of host memory for %u samples", reps);
+        status_ok = 0;
+    }
     for (uint32_t i = 0; i < warmup + reps && status_ok; i++) {
         sparq_attend_stats stats = {.struct_size = sizeof stats};
         sparq_attend_desc desc = attend_desc(in, mode, in->out);
@@ -66,6 +71,8 @@ int time_steps(const sparq_api *api, sparq_cache **caches, uint32_t n_caches, co
         wall[j] = (t1 - t0) * 1e6;
         gpu_ns_total += stats.gpu_ns;
         result->dispatches = stats.dispatches;
+        for (uint32_t d = 0; d < 4; d++)
+            per_dispatch[d * reps + j] = (double)stats.dispatch_ns[d] * 1e-3;
     }
     if (status_ok) {
         result->reps = reps;
@@ -78,10 +85,13 @@ int time_steps(const sparq_api *api, sparq_cache **caches, uint32_t n_caches, co
         result->gpu_us = summarise_samples(gpu, reps);
         result->host_us = summarise_samples(host, reps);
         result->wall_us = summarise_samples(wall, reps);
+        for (uint32_t d = 0; d < 4; d++)
+            result->dispatch_us[d] = summarise_samples(per_dispatch + d * reps, reps).median;
     }
     free(gpu);
     free(host);
     free(wall);
+    free(per_dispatch);
     return status_ok ? 0 : -1;
 }
 

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SQ_ATTEND_WG 128u  /* positions per tile of attend */
+#define SQ_ATTEND_WG_MAX 256u /* positions per tile of attend, less where shared memory is short */
 #define SQ_MERGE_WG 64u    /* >= head_dim / 4 */
 
 static uint64_t now_ns(void)
@@ -79,18 +79,35 @@ static layout plan_layout(const sparq_cache *c, uint32_t n, uint32_t group, cons
     return L;
 }
 
+/* Shared memory attend.comp declares for a tile of `wg` positions (see its
+ * shared arrays, and the reduction scratch of common.glsl). */
+static uint32_t attend_shared_bytes(uint32_t wg, uint32_t dh, uint32_t group)
+{
+    return group * dh * 4 + group * wg * 4 + wg * 4 + group * (wg / 4) * 4 + wg * 32 + wg * 8 + 4;
+}
+
+/* The largest tile whose shared memory fits the device. */
+static uint32_t attend_tile(const sparq_context *ctx, uint32_t dh, uint32_t group)
+{
+    uint32_t wg = SQ_ATTEND_WG_MAX;
+    while (wg > 64 && attend_shared_bytes(wg, dh, group) > ctx->limits.maxComputeSharedMemorySize)
+        wg /= 2;
+    return wg;
+}
+
 /* How many splits of the positions each (entry, KV head) gets: enough
  * workgroups to fill the device, whole tiles per split. */
-static void plan_splits(const sparq_context *ctx, uint32_t heads, uint32_t count_max, struct sq_call_info *ci)
+static void plan_splits(const sparq_context *ctx, uint32_t heads, uint32_t count_max, uint32_t tile,
+                        struct sq_call_info *ci)
 {
     const uint32_t target = ctx->info.type == SPARQ_DEVICE_TYPE_CPU ? 16u : 1024u;
-    uint32_t tiles = div_up(count_max, SQ_ATTEND_WG);
+    uint32_t tiles = div_up(count_max, tile);
     uint32_t splits = div_up(target, heads);
     if (splits > tiles)
         splits = tiles;
     if (splits < 1)
         splits = 1;
-    ci->split_len = div_up(tiles, splits) * SQ_ATTEND_WG;
+    ci->split_len = div_up(tiles, splits) * tile;
     ci->splits = div_up(count_max, ci->split_len);
 }
 
@@ -124,7 +141,13 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     ci.z_stride = (uint32_t)align_up(s_max, SQ_SCORE_CHUNK);
     ci.score_chunks = ci.z_stride / SQ_SCORE_CHUNK;
     ci.k_stride = k_max;
-    plan_splits(ctx, n * c->n_kv_heads, p->sparq ? k_max : s_max, &ci);
+    const uint32_t tile = attend_tile(ctx, dh, g);
+    if (attend_shared_bytes(tile, dh, g) > ctx->limits.maxComputeSharedMemorySize)
+        return sq_fail(SPARQ_ERROR_NOT_SUPPORTED,
+                       "attend: head_dim %u with %u query heads per KV head needs more shared memory than %s has "
+                       "(%u bytes)",
+                       dh, g, ctx->info.name, ctx->limits.maxComputeSharedMemorySize);
+    plan_splits(ctx, n * c->n_kv_heads, p->sparq ? k_max : s_max, tile, &ci);
     layout L = plan_layout(c, n, g, &ci, p->sparq);
 
     sparq_status st;
@@ -173,7 +196,7 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     }
     uint32_t attend_shader = p->sparq ? (f16 ? SPARQ_SHADER_ATTEND_SPARSE_F16 : SPARQ_SHADER_ATTEND_SPARSE_F32)
                                       : (f16 ? SPARQ_SHADER_ATTEND_DENSE_F16 : SPARQ_SHADER_ATTEND_DENSE_F32);
-    if ((st = get_pipeline(ctx, attend_shader, SQ_ATTEND_WG, dh, g, 0, &attend)) != SPARQ_SUCCESS ||
+    if ((st = get_pipeline(ctx, attend_shader, tile, dh, g, 0, &attend)) != SPARQ_SUCCESS ||
         (st = get_pipeline(ctx, p->sparq ? SPARQ_SHADER_ATTEND_MERGE_SPARSE : SPARQ_SHADER_ATTEND_MERGE_DENSE,
                            SQ_MERGE_WG, dh, g, 0, &merge)) != SPARQ_SUCCESS)
         return st;

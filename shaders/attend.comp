@@ -6,20 +6,26 @@
 // Grid: x = split, y = KV head, z = entry. Each K/V row is read once for
 // all heads of the group.
 //
-// A tile of WG_SIZE positions: each thread scores one position against all
-// heads (K row from memory, q from shared memory); then the V rows of the
-// tile are read by groups of LANES threads (4 elements each), every group
-// keeping its own online-softmax state, merged once at the end.
+// Per tile of WG_SIZE positions:
+//  1. scores: each thread scores one position against every head (its K row
+//     in 16-byte loads, q from shared memory);
+//  2. the tile's max per head (subgroup max, then across subgroups) moves
+//     the workgroup's running max; each thread turns its scores into
+//     probabilities relative to it, once;
+//  3. V: groups of LANES threads (8 elements each, 16-byte loads) sum p * V
+//     over the tile's rows. All groups share the running max, so their sums
+//     simply add up at the end.
 #include "common.glsl"
 
-const uint LANES = HEAD_DIM / 4;
+const uint LANES = HEAD_DIM / 8;
 const uint GROUPS_OF_LANES = WG_SIZE / LANES; // the backend ensures WG_SIZE >= LANES
+const uint MAX_SUBGROUPS = WG_SIZE / 4;       // devices with subgroups under 4 are refused
 
-shared float q_s[GROUP * HEAD_DIM];   // [j][d]
-shared float score_s[GROUP * WG_SIZE]; // [j][i]
+shared float q_s[GROUP * HEAD_DIM];     // [j][d], pre-scaled
+shared float p_s[GROUP * WG_SIZE];      // [j][i]: probabilities of the tile
 shared uint pos_s[WG_SIZE];
-shared vec4 acc_s[WG_SIZE];
-shared vec2 ml_s[WG_SIZE];
+shared float sg_max[GROUP * MAX_SUBGROUPS];
+shared vec4 acc_s[WG_SIZE * 2];
 
 void main()
 {
@@ -46,83 +52,97 @@ void main()
     const uint64_t kb = head_block(pc.k_addr, ent.slot, kv);
     const uint64_t vb = head_block(pc.v_addr, ent.slot, kv);
     const uint lg = tid / LANES, lane = tid % LANES;
-    float m[GROUP], l[GROUP];
-    vec4 acc[GROUP];
+    float m_run[GROUP], l_part[GROUP];
+    vec4 acc_lo[GROUP], acc_hi[GROUP];
     for (uint j = 0; j < GROUP; j++) {
-        m[j] = NEG_INF;
-        l[j] = 0.0;
-        acc[j] = vec4(0.0);
+        m_run[j] = NEG_INF;
+        l_part[j] = 0.0;
+        acc_lo[j] = vec4(0.0);
+        acc_hi[j] = vec4(0.0);
     }
 
     for (uint tile = begin; tile < end; tile += WG_SIZE) {
+        // 1. scores
         const uint i = tile + tid;
-        if (i < end) {
+        const bool valid = i < end;
+        float s[GROUP];
+        for (uint j = 0; j < GROUP; j++)
+            s[j] = 0.0;
+        if (valid) {
 #ifdef SPARSE
             const uint pos = min(UintRef(selb).v[i], S - 1);
 #else
             const uint pos = i;
 #endif
             pos_s[tid] = pos;
-            float s[GROUP];
-            for (uint j = 0; j < GROUP; j++)
-                s[j] = 0.0;
-            for (uint d = 0; d < HEAD_DIM; d += 4) {
-                const vec4 k4 = load4(kb, pos * HEAD_DIM + d);
-                for (uint j = 0; j < GROUP; j++)
-                    s[j] += dot(vec4(q_s[j * HEAD_DIM + d], q_s[j * HEAD_DIM + d + 1],
-                                     q_s[j * HEAD_DIM + d + 2], q_s[j * HEAD_DIM + d + 3]), k4);
+            for (uint d = 0; d < HEAD_DIM; d += 8) {
+                vec4 k_lo, k_hi;
+                load8(kb, pos * HEAD_DIM + d, k_lo, k_hi);
+                for (uint j = 0; j < GROUP; j++) {
+                    const uint o = j * HEAD_DIM + d;
+                    s[j] += dot(vec4(q_s[o], q_s[o + 1], q_s[o + 2], q_s[o + 3]), k_lo) +
+                            dot(vec4(q_s[o + 4], q_s[o + 5], q_s[o + 6], q_s[o + 7]), k_hi);
+                }
             }
-            for (uint j = 0; j < GROUP; j++)
-                score_s[j * WG_SIZE + tid] = s[j];
+        }
+        // 2. tile max, running max, probabilities
+        for (uint j = 0; j < GROUP; j++) {
+            const float m = subgroupMax(valid ? s[j] : NEG_INF);
+            if (subgroupElect())
+                sg_max[j * MAX_SUBGROUPS + gl_SubgroupID] = m;
         }
         barrier();
+        for (uint j = 0; j < GROUP; j++) {
+            float m = m_run[j];
+            for (uint g = 0; g < gl_NumSubgroups; g++)
+                m = max(m, sg_max[j * MAX_SUBGROUPS + g]);
+            const float corr = m == NEG_INF ? 1.0 : exp(m_run[j] - m);
+            m_run[j] = m;
+            l_part[j] *= corr;
+            acc_lo[j] *= corr;
+            acc_hi[j] *= corr;
+            const float p = valid && m != NEG_INF ? exp(s[j] - m) : 0.0;
+            l_part[j] += p;
+            p_s[j * WG_SIZE + tid] = p;
+        }
+        barrier();
+        // 3. V rows of the tile
         if (lg < GROUPS_OF_LANES) {
             const uint n = min(WG_SIZE, end - tile);
             for (uint x = lg; x < n; x += GROUPS_OF_LANES) {
-                const vec4 v4 = load4(vb, pos_s[x] * HEAD_DIM + lane * 4);
+                vec4 v_lo, v_hi;
+                load8(vb, pos_s[x] * HEAD_DIM + lane * 8, v_lo, v_hi);
                 for (uint j = 0; j < GROUP; j++) {
-                    const float s = score_s[j * WG_SIZE + x];
-                    if (s > m[j]) {
-                        const float corr = exp(m[j] - s);
-                        acc[j] *= corr;
-                        l[j] *= corr;
-                        m[j] = s;
-                    }
-                    const float p = exp(s - m[j]);
-                    acc[j] += p * v4;
-                    l[j] += p;
+                    const float p = p_s[j * WG_SIZE + x];
+                    acc_lo[j] += p * v_lo;
+                    acc_hi[j] += p * v_hi;
                 }
             }
         }
         barrier();
     }
 
-    // Merge the lane groups' states and write this split's partial result.
+    // Sum the lane groups and the threads' probability sums; write this
+    // split's partial result relative to its running max.
     const uint64_t mlb = call.part_ml + (uint64_t(head) * call.splits + split) * GROUP * 8;
     const uint64_t accb = call.part_acc + (uint64_t(head) * call.splits + split) * GROUP * HEAD_DIM * 4;
     for (uint j = 0; j < GROUP; j++) {
+        const float l_total = wg_sum(l_part[j]);
         if (lg < GROUPS_OF_LANES) {
-            acc_s[tid] = acc[j];
-            ml_s[tid] = vec2(m[j], l[j]);
+            acc_s[2 * tid] = acc_lo[j];
+            acc_s[2 * tid + 1] = acc_hi[j];
         }
         barrier();
         if (tid < LANES) {
-            float mx = NEG_INF;
-            for (uint g = 0; g < GROUPS_OF_LANES; g++)
-                mx = max(mx, ml_s[g * LANES].x);
-            float sum = 0.0;
-            vec4 a = vec4(0.0);
+            vec4 lo = vec4(0.0), hi = vec4(0.0);
             for (uint g = 0; g < GROUPS_OF_LANES; g++) {
-                const vec2 st = ml_s[g * LANES];
-                if (st.x != NEG_INF) {
-                    const float w = exp(st.x - mx);
-                    sum += st.y * w;
-                    a += acc_s[g * LANES + tid] * w;
-                }
+                lo += acc_s[2 * (g * LANES + tid)];
+                hi += acc_s[2 * (g * LANES + tid) + 1];
             }
-            Vec4Ref(accb).v[j * LANES + tid] = a;
+            Vec4Ref(accb).v[(j * HEAD_DIM >> 2) + 2 * tid] = lo;
+            Vec4Ref(accb).v[(j * HEAD_DIM >> 2) + 2 * tid + 1] = hi;
             if (tid == 0)
-                Vec2Ref(mlb).v[j] = vec2(mx, sum);
+                Vec2Ref(mlb).v[j] = vec2(m_run[j], l_total);
         }
         barrier();
     }

@@ -11,6 +11,8 @@
 #extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
+#extension GL_KHR_shader_subgroup_ballot : require
+#extension GL_EXT_control_flow_attributes : require
 
 // Specialization constants, set per pipeline by the backend.
 layout(local_size_x_id = 0) in;
@@ -83,6 +85,7 @@ layout(buffer_reference, std430, buffer_reference_align = 4) buffer UintRef { ui
 layout(buffer_reference, std430, buffer_reference_align = 16) buffer Vec4Ref { vec4 v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 8) buffer Uvec2Ref { uvec2 v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 8) buffer Vec2Ref { vec2 v[]; };
+layout(buffer_reference, std430, buffer_reference_align = 16) buffer Uvec4Ref { uvec4 v[]; };
 
 // ---- storage type -------------------------------------------------------
 // f16 storage is read and written as packed pairs with (un)packHalf2x16, so
@@ -99,11 +102,23 @@ void store4(uint64_t base, uint i, vec4 x)
     Uvec2Ref(base).v[i >> 2] = uvec2(packHalf2x16(x.xy), packHalf2x16(x.zw));
 }
 float round_storage(float x) { return unpackHalf2x16(packHalf2x16(vec2(x, 0.0))).x; }
+// 8 elements with one 16-byte load; i is a multiple of 8
+void load8(uint64_t base, uint i, out vec4 lo, out vec4 hi)
+{
+    uvec4 p = Uvec4Ref(base).v[i >> 3];
+    lo = vec4(unpackHalf2x16(p.x), unpackHalf2x16(p.y));
+    hi = vec4(unpackHalf2x16(p.z), unpackHalf2x16(p.w));
+}
 #else
 const uint ELEM_BYTES = 4;
 vec4 load4(uint64_t base, uint i) { return Vec4Ref(base).v[i >> 2]; }
 void store4(uint64_t base, uint i, vec4 x) { Vec4Ref(base).v[i >> 2] = x; }
 float round_storage(float x) { return x; }
+void load8(uint64_t base, uint i, out vec4 lo, out vec4 hi)
+{
+    lo = Vec4Ref(base).v[i >> 2];
+    hi = Vec4Ref(base).v[(i >> 2) + 1];
+}
 #endif
 
 // Byte address of the (slot, kv head) block of K, Kt or V: cap*dh elements.

@@ -13,6 +13,26 @@
 
 shared vec2 head_norm[GROUP];   // (max, 1 / sum exp) of z_j over all positions
 shared uint hist[256];
+
+// Adds one to hist[bin]. Ranking keys cluster (most positions have tiny,
+// similar probabilities), so many lanes of a subgroup often hit the same
+// bin; a few rounds of peeling add each shared bin once per subgroup, and
+// whatever is left falls back to plain atomics.
+void hist_add(uint bin)
+{
+    bool done = false;
+    for (uint round = 0; round < 4 && !done; round++) {
+        const uint first = subgroupBroadcastFirst(bin);
+        if (bin == first) {
+            const uint n = subgroupBallotBitCount(subgroupBallot(true));
+            if (subgroupElect())
+                atomicAdd(hist[first], n);
+            done = true;
+        }
+    }
+    if (!done)
+        atomicAdd(hist[bin], 1u);
+}
 shared uint radix_state[3];     // prefix, still needed, digit found
 
 void main()
@@ -58,7 +78,7 @@ void main()
             }
             const uint key = isnan(rho) ? 0u : floatBitsToUint(max(rho, 0.0));
             UintRef(keyb).v[t] = key;
-            atomicAdd(hist[key >> 24], 1u);
+            hist_add(key >> 24);
         }
         if (tid == 0) {
             radix_state[0] = 0;    // prefix of the threshold found so far
@@ -76,7 +96,7 @@ void main()
                 for (uint t = tid; t < n_cand; t += WG_SIZE) {
                     const uint key = UintRef(keyb).v[t];
                     if ((key & high_mask) == prefix)
-                        atomicAdd(hist[(key >> shift) & 255u], 1u);
+                        hist_add((key >> shift) & 255u);
                 }
                 barrier();
             }

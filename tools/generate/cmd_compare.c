@@ -95,6 +95,7 @@ done:
     eval_result_free(&sparq);
     free(tokens);
     free(text);
+    fflush(stdout); /* the results are out even if teardown fails */
     session_close(&s);
     return rc;
 }

@@ -114,6 +114,7 @@ int command_generate(const options *opt)
     rc = 0;
 done:
     free(prompt);
+    fflush(stdout); /* the results are out even if teardown fails */
     session_close(&s);
     return rc;
 }

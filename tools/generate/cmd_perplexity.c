@@ -43,6 +43,7 @@ done:
     eval_result_free(&res);
     free(tokens);
     free(text);
+    fflush(stdout); /* the results are out even if teardown fails */
     session_close(&s);
     return rc;
 }

@@ -196,7 +196,12 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     }
     uint32_t attend_shader = p->sparq ? (f16 ? SPARQ_SHADER_ATTEND_SPARSE_F16 : SPARQ_SHADER_ATTEND_SPARSE_F32)
                                       : (f16 ? SPARQ_SHADER_ATTEND_DENSE_F16 : SPARQ_SHADER_ATTEND_DENSE_F32);
-    if ((st = get_pipeline(ctx, attend_shader, tile, dh, g, 0, &attend)) != SPARQ_SUCCESS ||
+    /* Lanes that share a K row: a power of two <= both the row's 16-byte
+     * chunks and the subgroup, so shuffles stay inside one subgroup. */
+    uint32_t kl = 1;
+    while (kl * 2 <= dh / 8 && kl * 2 <= ctx->info.subgroup_size)
+        kl *= 2;
+    if ((st = get_pipeline(ctx, attend_shader, tile, dh, g, kl, &attend)) != SPARQ_SUCCESS ||
         (st = get_pipeline(ctx, p->sparq ? SPARQ_SHADER_ATTEND_MERGE_SPARSE : SPARQ_SHADER_ATTEND_MERGE_DENSE,
                            SQ_MERGE_WG, dh, g, 0, &merge)) != SPARQ_SUCCESS)
         return st;

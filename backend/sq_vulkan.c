@@ -236,8 +236,8 @@ void sq_describe_device(VkPhysicalDevice pd, uint32_t index, sparq_device_info *
             mem.memoryHeaps[i].size > info.device_local_bytes)
             info.device_local_bytes = mem.memoryHeaps[i].size;
 
-    const VkSubgroupFeatureFlags need_ops =
-        VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT | VK_SUBGROUP_FEATURE_BALLOT_BIT;
+    const VkSubgroupFeatureFlags need_ops = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT |
+                                            VK_SUBGROUP_FEATURE_BALLOT_BIT | VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
     const char *why = NULL;
     if (!v12)
         why = "Vulkan 1.2 is required";
@@ -247,7 +247,7 @@ void sq_describe_device(VkPhysicalDevice pd, uint32_t index, sparq_device_info *
         why = "shaderInt64 is required";
     else if (!(subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ||
              (subgroup.supportedOperations & need_ops) != need_ops)
-        why = "subgroup basic, arithmetic and ballot operations in compute shaders are required";
+        why = "subgroup basic, arithmetic, ballot and shuffle operations in compute shaders are required";
     else if (subgroup.subgroupSize < 4)
         why = "subgroups of at least 4 invocations are required";
     else if (base.limits.maxComputeWorkGroupInvocations < 256 || base.limits.maxComputeWorkGroupSize[0] < 256)

@@ -7,8 +7,9 @@
 // all heads of the group.
 //
 // Per tile of WG_SIZE positions:
-//  1. scores: each thread scores one position against every head (its K row
-//     in 16-byte loads, q from shared memory);
+//  1. scores: KL lanes of a subgroup share a K row (16-byte loads, so a
+//     subgroup reads whole rows contiguously), each dots its part with every
+//     head's q from shared memory, and shuffles add the parts;
 //  2. the tile's max per head (subgroup max, then across subgroups) moves
 //     the workgroup's running max; each thread turns its scores into
 //     probabilities relative to it, once;
@@ -18,6 +19,7 @@
 #include "common.glsl"
 
 const uint LANES = HEAD_DIM / 8;
+const uint KL = PARAM; // lanes per K row: a power of two <= the subgroup size, set by the backend
 const uint GROUPS_OF_LANES = WG_SIZE / LANES; // the backend ensures WG_SIZE >= LANES
 const uint MAX_SUBGROUPS = WG_SIZE / 4;       // devices with subgroups under 4 are refused
 
@@ -63,31 +65,53 @@ void main()
 
     for (uint tile = begin; tile < end; tile += WG_SIZE) {
         // 1. scores
-        const uint i = tile + tid;
-        const bool valid = i < end;
-        float s[GROUP];
-        for (uint j = 0; j < GROUP; j++)
-            s[j] = 0.0;
-        if (valid) {
+        const uint n = min(WG_SIZE, end - tile);
+        {
+            const uint rows_per_subgroup = gl_SubgroupSize / KL;
+            const uint kl = gl_SubgroupInvocationID % KL;
+            const uint n_rows = gl_NumSubgroups * rows_per_subgroup;
+            const uint row0 = gl_SubgroupID * rows_per_subgroup + gl_SubgroupInvocationID / KL;
+            // Trip count is uniform over the subgroup, so the shuffles see
+            // every lane; rows past the tile are computed on a clamped row
+            // and dropped.
+            for (uint base = 0; base < WG_SIZE; base += n_rows) {
+                const uint x = base + row0;
+                const bool row_valid = x < n;
 #ifdef SPARSE
-            const uint pos = min(UintRef(selb).v[i], S - 1);
+                const uint pos = min(UintRef(selb).v[tile + min(x, n - 1)], S - 1);
 #else
-            const uint pos = i;
+                const uint pos = tile + min(x, n - 1);
 #endif
-            pos_s[tid] = pos;
-            for (uint d = 0; d < HEAD_DIM; d += 8) {
-                vec4 k_lo, k_hi;
-                load8(kb, pos * HEAD_DIM + d, k_lo, k_hi);
-                for (uint j = 0; j < GROUP; j++) {
-                    const uint o = j * HEAD_DIM + d;
-                    s[j] += dot(vec4(q_s[o], q_s[o + 1], q_s[o + 2], q_s[o + 3]), k_lo) +
-                            dot(vec4(q_s[o + 4], q_s[o + 5], q_s[o + 6], q_s[o + 7]), k_hi);
+                float part[GROUP];
+                for (uint j = 0; j < GROUP; j++)
+                    part[j] = 0.0;
+                for (uint c = kl; c < HEAD_DIM / 8; c += KL) {
+                    vec4 k_lo, k_hi;
+                    load8(kb, pos * HEAD_DIM + c * 8, k_lo, k_hi);
+                    for (uint j = 0; j < GROUP; j++) {
+                        const uint o = j * HEAD_DIM + c * 8;
+                        part[j] += dot(vec4(q_s[o], q_s[o + 1], q_s[o + 2], q_s[o + 3]), k_lo) +
+                                   dot(vec4(q_s[o + 4], q_s[o + 5], q_s[o + 6], q_s[o + 7]), k_hi);
+                    }
+                }
+                for (uint j = 0; j < GROUP; j++)
+                    for (uint o = KL / 2; o > 0; o >>= 1)
+                        part[j] += subgroupShuffleXor(part[j], o);
+                if (row_valid && kl == 0) {
+                    pos_s[x] = pos;
+                    for (uint j = 0; j < GROUP; j++)
+                        p_s[j * WG_SIZE + x] = part[j];
                 }
             }
         }
+        barrier();
+        const bool valid = tid < n;
+        float s[GROUP];
+        for (uint j = 0; j < GROUP; j++)
+            s[j] = valid ? p_s[j * WG_SIZE + tid] : NEG_INF;
         // 2. tile max, running max, probabilities
         for (uint j = 0; j < GROUP; j++) {
-            const float m = subgroupMax(valid ? s[j] : NEG_INF);
+            const float m = subgroupMax(s[j]);
             if (subgroupElect())
                 sg_max[j * MAX_SUBGROUPS + gl_SubgroupID] = m;
         }
@@ -108,7 +132,6 @@ void main()
         barrier();
         // 3. V rows of the tile
         if (lg < GROUPS_OF_LANES) {
-            const uint n = min(WG_SIZE, end - tile);
             for (uint x = lg; x < n; x += GROUPS_OF_LANES) {
                 vec4 v_lo, v_hi;
                 load8(vb, pos_s[x] * HEAD_DIM + lane * 8, v_lo, v_hi);

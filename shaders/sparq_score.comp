@@ -10,9 +10,9 @@
 
 const uint CHUNK = WG_SIZE * 4;
 
+shared float q_s[GROUP * HEAD_DIM];     // [j][i]
 shared float comp_score[HEAD_DIM];      // sum_j |q_j[i]|, NaN mapped to -1
 shared uint comp_index[HEAD_DIM];       // i1, by rank
-shared float qhat[GROUP * HEAD_DIM];    // [m][j]: q_j[i1[m]] * scale / sqrt(frac_j)
 shared float head_factor[GROUP];
 shared vec2 chunk_stats[GROUP];
 
@@ -28,12 +28,16 @@ void main()
     const uint r = min(pc.r, HEAD_DIM);
     const uint64_t qb = call.q + (uint64_t(e) * pc.n_kv_heads * GROUP + kv * GROUP) * HEAD_DIM * 4;
 
+    for (uint i = tid; i < GROUP * HEAD_DIM; i += WG_SIZE)
+        q_s[i] = FloatRef(qb).v[i];
+    barrier();
+
     // i1: rank every component by its score (ties by index: a strict order,
     // so ranks are a permutation and every slot of comp_index is written).
     for (uint i = tid; i < HEAD_DIM; i += WG_SIZE) {
         float a = 0.0;
         for (uint j = 0; j < GROUP; j++)
-            a += abs(FloatRef(qb).v[j * HEAD_DIM + i]);
+            a += abs(q_s[j * HEAD_DIM + i]);
         comp_score[i] = isnan(a) ? -1.0 : a;
     }
     barrier();
@@ -52,19 +56,13 @@ void main()
     for (uint j = tid; j < GROUP; j += WG_SIZE) {
         float num = 0.0, den = 0.0;
         for (uint i = 0; i < HEAD_DIM; i++)
-            den += abs(FloatRef(qb).v[j * HEAD_DIM + i]);
+            den += abs(q_s[j * HEAD_DIM + i]);
         for (uint m = 0; m < r; m++)
-            num += abs(FloatRef(qb).v[j * HEAD_DIM + comp_index[m]]);
+            num += abs(q_s[j * HEAD_DIM + comp_index[m]]);
         const float frac = den > 0.0 ? num / den : 1.0;
         head_factor[j] = frac > 0.0 ? pc.scale / sqrt(frac) : 0.0;
     }
     barrier();
-    for (uint x = tid; x < r * GROUP; x += WG_SIZE) {
-        const uint m = x / GROUP, j = x % GROUP;
-        qhat[x] = FloatRef(qb).v[j * HEAD_DIM + comp_index[m]] * head_factor[j];
-    }
-    barrier();
-
     // Approximate logits of 4 consecutive positions per thread.
     const uint t0 = c * CHUNK + tid * 4;
     const uint64_t ktb = head_block(pc.kt_addr, ent.slot, kv);
@@ -73,10 +71,13 @@ void main()
         z[j] = vec4(0.0);
     if (t0 < S) {
         for (uint m = 0; m < r; m++) {
-            const vec4 kt = load4(ktb, comp_index[m] * pc.capacity + t0);
+            const uint i = comp_index[m];
+            const vec4 kt = load4(ktb, i * pc.capacity + t0);
             for (uint j = 0; j < GROUP; j++)
-                z[j] += qhat[m * GROUP + j] * kt;
+                z[j] += q_s[j * HEAD_DIM + i] * kt;
         }
+        for (uint j = 0; j < GROUP; j++)
+            z[j] *= head_factor[j]; // scale / sqrt(frac_j), once per head
     }
     const bvec4 valid = lessThan(uvec4(t0) + uvec4(0, 1, 2, 3), uvec4(S));
     const uint64_t zb = call.z + (uint64_t(e) * pc.n_kv_heads + kv) * GROUP * call.z_stride * 4;

@@ -14,25 +14,6 @@
 shared vec2 head_norm[GROUP];   // (max, 1 / sum exp) of z_j over all positions
 shared uint hist[256];
 
-// Adds one to hist[bin]. Ranking keys cluster (most positions have tiny,
-// similar probabilities), so many lanes of a subgroup often hit the same
-// bin; a few rounds of peeling add each shared bin once per subgroup, and
-// whatever is left falls back to plain atomics.
-void hist_add(uint bin)
-{
-    bool done = false;
-    for (uint round = 0; round < 4 && !done; round++) {
-        const uint first = subgroupBroadcastFirst(bin);
-        if (bin == first) {
-            const uint n = subgroupBallotBitCount(subgroupBallot(true));
-            if (subgroupElect())
-                atomicAdd(hist[first], n);
-            done = true;
-        }
-    }
-    if (!done)
-        atomicAdd(hist[bin], 1u);
-}
 shared uint radix_state[3];     // prefix, still needed, digit found
 
 void main()
@@ -48,17 +29,22 @@ void main()
     const uint64_t selb = call.sel + uint64_t(head) * call.k_stride * 4;
     const uint n_chunks = (S + PARAM - 1) / PARAM; // PARAM: positions per score chunk
 
-    for (uint j = tid; j < GROUP; j += WG_SIZE) {
-        const uint64_t sb = call.stats + uint64_t(head) * call.score_chunks * GROUP * 8;
+    // Softmax max and sum of each head over all positions, from the chunk
+    // statistics: the threads share the chunks, then reduce.
+    const uint64_t sb = call.stats + uint64_t(head) * call.score_chunks * GROUP * 8;
+    for (uint j = 0; j < GROUP; j++) {
         float m = NEG_INF;
-        for (uint c = 0; c < n_chunks; c++)
+        for (uint c = tid; c < n_chunks; c += WG_SIZE)
             m = max(m, Vec2Ref(sb).v[c * GROUP + j].x);
-        float s = 0.0;
-        for (uint c = 0; c < n_chunks; c++) {
+        m = wg_max(m);
+        float sum = 0.0;
+        for (uint c = tid; c < n_chunks; c += WG_SIZE) {
             const vec2 st = Vec2Ref(sb).v[c * GROUP + j];
-            s += st.x == NEG_INF ? 0.0 : st.y * exp(st.x - m);
+            sum += st.x == NEG_INF ? 0.0 : st.y * exp(st.x - m);
         }
-        head_norm[j] = vec2(m, 1.0 / s);
+        sum = wg_sum(sum);
+        if (tid == 0)
+            head_norm[j] = vec2(m, 1.0 / sum);
     }
     barrier();
 
@@ -78,7 +64,7 @@ void main()
             }
             const uint key = isnan(rho) ? 0u : floatBitsToUint(max(rho, 0.0));
             UintRef(keyb).v[t] = key;
-            hist_add(key >> 24);
+            atomicAdd(hist[key >> 24], 1u);
         }
         if (tid == 0) {
             radix_state[0] = 0;    // prefix of the threshold found so far
@@ -96,7 +82,7 @@ void main()
                 for (uint t = tid; t < n_cand; t += WG_SIZE) {
                     const uint key = UintRef(keyb).v[t];
                     if ((key & high_mask) == prefix)
-                        hist_add((key >> shift) & 255u);
+                        atomicAdd(hist[(key >> shift) & 255u], 1u);
                 }
                 barrier();
             }

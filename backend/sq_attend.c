@@ -11,12 +11,13 @@
 #include "sq_push.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define SQ_ATTEND_WG_MAX 256u /* positions per tile of attend, less where shared memory is short */
-#define SQ_MERGE_WG 64u    /* >= head_dim / 4 */
+#define SQ_MERGE_WG 256u   /* >= head_dim / 4 */
 
 static uint64_t now_ns(void)
 {
@@ -118,6 +119,22 @@ static sparq_status get_pipeline(sparq_context *ctx, uint32_t shader, uint32_t w
     return sq_context_pipeline(ctx, &key, p);
 }
 
+/* The variant of `kernel` (+ "_<storage>") compiled for this group size if
+ * there is one (shaders/meson.build), else the generic one. */
+static sparq_status kernel_pipeline(sparq_context *ctx, const char *kernel, const char *storage, uint32_t wg,
+                                    uint32_t dh, uint32_t group, uint32_t param, VkPipeline *p)
+{
+    char name[64];
+    int id;
+    snprintf(name, sizeof name, "%s%s%s_g%u", kernel, storage ? "_" : "", storage ? storage : "", group);
+    if ((id = sq_shader_lookup(name)) < 0) {
+        snprintf(name, sizeof name, "%s%s%s", kernel, storage ? "_" : "", storage ? storage : "");
+        if ((id = sq_shader_lookup(name)) < 0)
+            return sq_fail(SPARQ_ERROR_INTERNAL, "no embedded shader named %s", name);
+    }
+    return get_pipeline(ctx, (uint32_t)id, wg, dh, group, param, p);
+}
+
 sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
 {
     const uint64_t t_start = now_ns();
@@ -187,21 +204,20 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
                                    ? 1024u
                                    : 256u;
     VkPipeline score = VK_NULL_HANDLE, select = VK_NULL_HANDLE, attend, merge;
+    const char *storage = f16 ? "f16" : "f32";
     if (p->sparq) {
-        if ((st = get_pipeline(ctx, f16 ? SPARQ_SHADER_SPARQ_SCORE_F16 : SPARQ_SHADER_SPARQ_SCORE_F32, SQ_SCORE_WG, dh,
-                               g, 0, &score)) != SPARQ_SUCCESS ||
-            (st = get_pipeline(ctx, SPARQ_SHADER_SPARQ_SELECT, select_wg, dh, g, SQ_SCORE_CHUNK, &select)) !=
+        if ((st = kernel_pipeline(ctx, "sparq_score", storage, SQ_SCORE_WG, dh, g, 0, &score)) != SPARQ_SUCCESS ||
+            (st = kernel_pipeline(ctx, "sparq_select", NULL, select_wg, dh, g, SQ_SCORE_CHUNK, &select)) !=
                 SPARQ_SUCCESS)
             return st;
     }
-    uint32_t attend_shader = p->sparq ? (f16 ? SPARQ_SHADER_ATTEND_SPARSE_F16 : SPARQ_SHADER_ATTEND_SPARSE_F32)
-                                      : (f16 ? SPARQ_SHADER_ATTEND_DENSE_F16 : SPARQ_SHADER_ATTEND_DENSE_F32);
     /* Lanes that share a K row: a power of two <= both the row's 16-byte
      * chunks and the subgroup, so shuffles stay inside one subgroup. */
     uint32_t kl = 1;
     while (kl * 2 <= dh / 8 && kl * 2 <= ctx->info.subgroup_size)
         kl *= 2;
-    if ((st = get_pipeline(ctx, attend_shader, tile, dh, g, kl, &attend)) != SPARQ_SUCCESS ||
+    if ((st = kernel_pipeline(ctx, p->sparq ? "attend_sparse" : "attend_dense", storage, tile, dh, g, kl, &attend)) !=
+            SPARQ_SUCCESS ||
         (st = get_pipeline(ctx, p->sparq ? SPARQ_SHADER_ATTEND_MERGE_SPARSE : SPARQ_SHADER_ATTEND_MERGE_DENSE,
                            SQ_MERGE_WG, dh, g, 0, &merge)) != SPARQ_SUCCESS)
         return st;

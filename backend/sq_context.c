@@ -126,6 +126,14 @@ static sparq_status create_device(sparq_context *ctx)
     return sq_stream_create(ctx, &ctx->stream);
 }
 
+int sq_shader_lookup(const char *name)
+{
+    for (int i = 0; i < SPARQ_SHADER_COUNT; i++)
+        if (strcmp(sparq_shader_table[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
 sparq_status sq_context_pipeline(sparq_context *ctx, const sq_pipeline_key *key, VkPipeline *pipeline)
 {
     mtx_lock(&ctx->pipeline_lock);

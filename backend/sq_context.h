@@ -64,6 +64,9 @@ sparq_status sq_context_create(const sparq_context_desc *desc, sparq_context **o
 /* Fails (INVALID_ARGUMENT) while caches made from it are alive. */
 sparq_status sq_context_destroy(sparq_context *ctx);
 
+/* Index of the embedded shader named `name` (see shaders/meson.build), or -1. */
+int sq_shader_lookup(const char *name);
+
 /* The pipeline for a shader and specialization, built on first request. */
 sparq_status sq_context_pipeline(sparq_context *ctx, const sq_pipeline_key *key, VkPipeline *pipeline);
 

@@ -2,36 +2,61 @@
 // attend_merge: combines the splits of attend into the output of each query
 // head, and for SparQ blends with the running mean of V:
 //   y = alpha * attention + (1 - alpha) * vsum / S
-// Grid: x = head of the group, y = KV head, z = entry; thread = 4 elements.
+// Grid: x = head of the group, y = KV head, z = entry. Groups of LANES
+// threads (4 elements each) take every NG-th split with an online softmax
+// merge of their own, then the groups are combined.
 #include "common.glsl"
 
 const uint LANES = HEAD_DIM / 4;
+const uint NG = WG_SIZE / LANES; // the backend ensures WG_SIZE >= LANES
+
+shared vec2 ml_s[WG_SIZE];
+shared vec4 acc_s[WG_SIZE];
 
 void main()
 {
     const uint j = gl_WorkGroupID.x, kv = gl_WorkGroupID.y, e = gl_WorkGroupID.z;
-    const uint lane = gl_LocalInvocationID.x;
-    if (lane >= LANES)
-        return;
+    const uint tid = gl_LocalInvocationID.x;
+    const uint g = tid / LANES, lane = tid % LANES;
     const Entry ent = get_entry(e);
     const CallInfo call = get_call();
     const uint head = e * pc.n_kv_heads + kv;
 
-    float mx = NEG_INF;
-    for (uint s = 0; s < call.splits; s++)
-        mx = max(mx, Vec2Ref(call.part_ml).v[(head * call.splits + s) * GROUP + j].x);
-    float sum = 0.0;
+    float mx = NEG_INF, sum = 0.0;
     vec4 acc = vec4(0.0);
-    for (uint s = 0; s < call.splits; s++) {
-        const uint at = (head * call.splits + s) * GROUP + j;
-        const vec2 st = Vec2Ref(call.part_ml).v[at];
-        if (st.x != NEG_INF) {
-            const float w = exp(st.x - mx);
-            sum += st.y * w;
-            acc += Vec4Ref(call.part_acc).v[at * LANES + lane] * w;
+    if (g < NG) {
+        for (uint s = g; s < call.splits; s += NG) {
+            const uint at = (head * call.splits + s) * GROUP + j;
+            const vec2 st = Vec2Ref(call.part_ml).v[at];
+            if (st.x == NEG_INF)
+                continue; // an empty split
+            const vec4 a = Vec4Ref(call.part_acc).v[at * LANES + lane];
+            const float m_new = max(mx, st.x);
+            const float w_old = exp(mx - m_new), w = exp(st.x - m_new);
+            sum = sum * w_old + st.y * w;
+            acc = acc * w_old + a * w;
+            mx = m_new;
         }
     }
-    vec4 y = acc / sum;
+    ml_s[tid] = vec2(mx, sum);
+    acc_s[tid] = acc;
+    barrier();
+    if (tid >= LANES)
+        return;
+    float m_all = NEG_INF;
+    for (uint k = 0; k < NG; k++)
+        m_all = max(m_all, ml_s[k * LANES].x);
+    float l_all = 0.0;
+    vec4 y = vec4(0.0);
+    for (uint k = 0; k < NG; k++) {
+        const vec2 st = ml_s[k * LANES];
+        if (st.x != NEG_INF) {
+            const float w = exp(st.x - m_all);
+            l_all += st.y * w;
+            y += acc_s[k * LANES + lane] * w;
+        }
+    }
+    y /= l_all;
 #ifdef SPARSE
     if ((pc.flags & FLAG_NO_REALLOC) == 0) {
         const float alpha = FloatRef(call.alpha).v[head * GROUP + j];

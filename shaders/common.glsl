@@ -19,7 +19,14 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG_SIZE = 256;
 layout(constant_id = 1) const uint HEAD_DIM = 128;
-layout(constant_id = 2) const uint GROUP = 1;   // query heads per KV head
+// Query heads per KV head. Kernels that keep per-head values in registers
+// are also built with GROUP_N fixed at compile time (1, 2, 4, 8, 16): arrays
+// sized by a specialization constant can end up in slow local memory.
+#ifdef GROUP_N
+const uint GROUP = GROUP_N;
+#else
+layout(constant_id = 2) const uint GROUP = 1;
+#endif
 layout(constant_id = 3) const uint PARAM = 0;   // kernel-specific
 
 // Must match struct sq_push in backend/sq_push.h (static-asserted there).

@@ -32,6 +32,27 @@
 static sparq_context *context;
 static uint64_t process_seed;
 
+/* Caches still alive: a failed test leaves its caches behind (cmocka jumps
+ * out of it), and the context can only be destroyed once they are gone. */
+#define MAX_LIVE_CACHES 64
+static sparq_cache *live_caches[MAX_LIVE_CACHES];
+
+static void remember_cache(sparq_cache *cache)
+{
+    for (int i = 0; i < MAX_LIVE_CACHES; i++)
+        if (!live_caches[i]) {
+            live_caches[i] = cache;
+            return;
+        }
+}
+
+static void forget_cache(sparq_cache *cache)
+{
+    for (int i = 0; i < MAX_LIVE_CACHES; i++)
+        if (live_caches[i] == cache)
+            live_caches[i] = NULL;
+}
+
 static void *checked_malloc(size_t bytes)
 {
     void *p = malloc(bytes ? bytes : 1);
@@ -55,6 +76,11 @@ int harness_group_setup(void **state)
 int harness_group_teardown(void **state)
 {
     (void)state;
+    for (int i = 0; i < MAX_LIVE_CACHES; i++)
+        if (live_caches[i]) {
+            harness_api()->cache_destroy(live_caches[i]);
+            live_caches[i] = NULL;
+        }
     if (context && harness_api()->context_destroy(context) != SPARQ_SUCCESS) {
         fprintf(stderr, "attention: context_destroy: %s\n", harness_api()->last_error());
         return -1;
@@ -113,6 +139,7 @@ void harness_cache_create(harness_cache *hc, sparq_ref_rng *rng, uint32_t n_seqs
     };
     TEST_SPARQ_OK(harness_api()->cache_create(harness_context(), &hc->desc, &hc->cache));
     assert_non_null(hc->cache);
+    remember_cache(hc->cache);
     assert_int_equal(sparq_ref_kv_model_init(&hc->model, rng, n_kv_heads, head_dim), 0);
     size_t floats = (size_t)n_seqs * capacity * harness_row(hc);
     hc->lengths = calloc(n_seqs, sizeof(uint32_t));
@@ -123,8 +150,10 @@ void harness_cache_create(harness_cache *hc, sparq_ref_rng *rng, uint32_t n_seqs
 
 void harness_cache_destroy(harness_cache *hc)
 {
-    if (hc->cache)
+    if (hc->cache) {
+        forget_cache(hc->cache);
         TEST_SPARQ_OK(harness_api()->cache_destroy(hc->cache));
+    }
     sparq_ref_kv_model_free(&hc->model);
     free(hc->lengths);
     free(hc->shadow_k);
@@ -567,8 +596,12 @@ void harness_run_and_check(const harness_cache *hc, const harness_attend *a, con
 {
     harness_result res;
     sparq_status status = harness_run(hc, a, &res);
-    if (status != SPARQ_SUCCESS)
-        fail_msg("[%s] attend -> %d: %s", label, (int)status, harness_api()->last_error());
+    if (status != SPARQ_SUCCESS) {
+        char where[512];
+        describe(where, sizeof where, hc, a, label, 0, hc->lengths[a->slots[0]]);
+        fail_msg("%s (of %u slot entries): attend -> %d: %s", where, a->n_slots, (int)status,
+                 harness_api()->last_error());
+    }
     harness_check(hc, a, &res, label);
     harness_result_free(&res);
 }

@@ -51,6 +51,23 @@ void main()
         q_s[i] = FloatRef(qb).v[i] * pc.scale;
     barrier();
 
+    // Each lane always meets the same K chunks (kl, kl + KL), so when there
+    // are at most two it keeps its slice of every head's q in registers:
+    // reading q from shared memory per row would cost more shared-memory
+    // bandwidth than the K rows cost device memory.
+    const bool Q_IN_REGISTERS = GROUP <= 8 && (HEAD_DIM / 8 + KL - 1) / KL <= 2;
+    vec4 q_reg[GROUP * 4]; // [j][chunk 0/1][lo/hi]
+    {
+        const uint kl = gl_SubgroupInvocationID % KL;
+        for (uint j = 0; j < GROUP; j++)
+            for (uint ci = 0; ci < 2; ci++) {
+                const uint c = min(kl + ci * KL, HEAD_DIM / 8 - 1);
+                const uint o = j * HEAD_DIM + c * 8;
+                q_reg[(j * 2 + ci) * 2] = vec4(q_s[o], q_s[o + 1], q_s[o + 2], q_s[o + 3]);
+                q_reg[(j * 2 + ci) * 2 + 1] = vec4(q_s[o + 4], q_s[o + 5], q_s[o + 6], q_s[o + 7]);
+            }
+    }
+
     const uint64_t kb = head_block(pc.k_addr, ent.slot, kv);
     const uint64_t vb = head_block(pc.v_addr, ent.slot, kv);
     const uint lg = tid / LANES, lane = tid % LANES;
@@ -85,13 +102,25 @@ void main()
                 float part[GROUP];
                 for (uint j = 0; j < GROUP; j++)
                     part[j] = 0.0;
-                for (uint c = kl; c < HEAD_DIM / 8; c += KL) {
-                    vec4 k_lo, k_hi;
-                    load8(kb, pos * HEAD_DIM + c * 8, k_lo, k_hi);
-                    for (uint j = 0; j < GROUP; j++) {
-                        const uint o = j * HEAD_DIM + c * 8;
-                        part[j] += dot(vec4(q_s[o], q_s[o + 1], q_s[o + 2], q_s[o + 3]), k_lo) +
-                                   dot(vec4(q_s[o + 4], q_s[o + 5], q_s[o + 6], q_s[o + 7]), k_hi);
+                if (Q_IN_REGISTERS) {
+                    for (uint ci = 0; ci < 2; ci++) {
+                        const uint c = kl + ci * KL;
+                        if (c < HEAD_DIM / 8) {
+                            vec4 k_lo, k_hi;
+                            load8(kb, pos * HEAD_DIM + c * 8, k_lo, k_hi);
+                            for (uint j = 0; j < GROUP; j++)
+                                part[j] += dot(q_reg[(j * 2 + ci) * 2], k_lo) + dot(q_reg[(j * 2 + ci) * 2 + 1], k_hi);
+                        }
+                    }
+                } else {
+                    for (uint c = kl; c < HEAD_DIM / 8; c += KL) {
+                        vec4 k_lo, k_hi;
+                        load8(kb, pos * HEAD_DIM + c * 8, k_lo, k_hi);
+                        for (uint j = 0; j < GROUP; j++) {
+                            const uint o = j * HEAD_DIM + c * 8;
+                            part[j] += dot(vec4(q_s[o], q_s[o + 1], q_s[o + 2], q_s[o + 3]), k_lo) +
+                                       dot(vec4(q_s[o + 4], q_s[o + 5], q_s[o + 6], q_s[o + 7]), k_hi);
+                        }
                     }
                 }
                 for (uint j = 0; j < GROUP; j++)

@@ -70,7 +70,17 @@ void main()
     for (uint j = 0; j < GROUP; j++)
         z[j] = vec4(0.0);
     if (t0 < S) {
-        for (uint m = 0; m < r; m++) {
+        // Four rows at a time, loads first, so four are in flight per thread.
+        uint m = 0;
+        for (; m + 4 <= r; m += 4) {
+            const uint i0 = comp_index[m], i1 = comp_index[m + 1], i2 = comp_index[m + 2], i3 = comp_index[m + 3];
+            const vec4 k0 = load4(ktb, i0 * pc.capacity + t0), k1 = load4(ktb, i1 * pc.capacity + t0);
+            const vec4 k2 = load4(ktb, i2 * pc.capacity + t0), k3 = load4(ktb, i3 * pc.capacity + t0);
+            for (uint j = 0; j < GROUP; j++)
+                z[j] += q_s[j * HEAD_DIM + i0] * k0 + q_s[j * HEAD_DIM + i1] * k1 + q_s[j * HEAD_DIM + i2] * k2 +
+                        q_s[j * HEAD_DIM + i3] * k3;
+        }
+        for (; m < r; m++) {
             const uint i = comp_index[m];
             const vec4 kt = load4(ktb, i * pc.capacity + t0);
             for (uint j = 0; j < GROUP; j++)

@@ -106,36 +106,48 @@ void main()
         ties = radix_state[1];
     }
 
-    // Compaction in position order, tile by tile.
-    uint base = 0, tie_base = 0;
+    // Compaction in position order. Each thread owns a contiguous run of
+    // positions: it counts what it takes, one scan gives every thread its
+    // place (and its rank among the ties), and it writes its run in order.
+    const uint run = (S + WG_SIZE - 1) / WG_SIZE;
+    const uint t_begin = min(tid * run, S), t_end = min(t_begin + run, S);
+    uint n_sure = 0, n_tie = 0;
+    for (uint t = t_begin; t < t_end; t++) {
+        if (t >= n_cand || take_all) {
+            n_sure++;
+        } else if (need > 0) {
+            const uint key = UintRef(keyb).v[t];
+            n_sure += key > threshold ? 1u : 0u;
+            n_tie += key == threshold ? 1u : 0u;
+        }
+    }
+    uint total;
+    const uint tie_rank = wg_exclusive_scan(n_tie, total);
+    const uint my_ties = tie_rank >= ties ? 0u : min(n_tie, ties - tie_rank);
+    uint slot = wg_exclusive_scan(n_sure + my_ties, total);
+
     float alpha_acc[GROUP];
     for (uint j = 0; j < GROUP; j++)
         alpha_acc[j] = 0.0;
-    for (uint start = 0; start < S; start += WG_SIZE) {
-        const uint t = start + tid;
-        bool take = false, tie = false;
-        if (t < S) {
-            if (t >= n_cand || take_all) {
+    uint ties_left = my_ties;
+    for (uint t = t_begin; t < t_end; t++) {
+        bool take = t >= n_cand || take_all;
+        if (!take && need > 0) {
+            const uint key = UintRef(keyb).v[t];
+            take = key > threshold;
+            if (key == threshold && ties_left > 0) {
                 take = true;
-            } else if (need > 0) {
-                const uint key = UintRef(keyb).v[t];
-                take = key > threshold;
-                tie = key == threshold;
+                ties_left--;
             }
         }
-        uint n_ties, n_take;
-        const uint tie_rank = tie_base + wg_exclusive_scan(tie ? 1u : 0u, n_ties);
-        take = take || (tie && tie_rank < ties);
-        const uint slot = base + wg_exclusive_scan(take ? 1u : 0u, n_take);
         if (take) {
             UintRef(selb).v[min(slot, call.k_stride - 1)] = t;
+            slot++;
             for (uint j = 0; j < GROUP; j++) {
                 const vec2 hn = head_norm[j];
                 alpha_acc[j] += exp(FloatRef(zb).v[j * call.z_stride + t] - hn.x) * hn.y;
             }
         }
-        base += n_take;
-        tie_base += n_ties;
     }
 
     const uint64_t ab = call.alpha + uint64_t(head) * GROUP * 4;

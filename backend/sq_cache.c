@@ -103,6 +103,15 @@ static uint32_t storage_shader(const sparq_cache *c, uint32_t f16, uint32_t f32)
     return c->storage == SPARQ_DTYPE_F16 ? f16 : f32;
 }
 
+static sparq_status vsum_pipeline(sparq_cache *c, VkPipeline *pipeline)
+{
+    sq_pipeline_key key = {.shader = storage_shader(c, SPARQ_SHADER_KV_VSUM_F16, SPARQ_SHADER_KV_VSUM_F32),
+                           .wg_size = 64,
+                           .head_dim = c->head_dim,
+                           .group = 1};
+    return sq_context_pipeline(c->ctx, &key, pipeline);
+}
+
 /* Copies n elements of a host tensor (f16 or f32) into f32. */
 static void to_floats(sparq_dtype dtype, const void *in, size_t first, size_t n, float *out)
 {
@@ -138,12 +147,14 @@ static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_
     const uint32_t n_a = (nt + SQ_APPEND_TOKENS_PER_WG - 1) / SQ_APPEND_TOKENS_PER_WG;
     const uint32_t max_pairs = nt / 2 + 1;
     const uint32_t n_b = (max_pairs * c->head_dim + SQ_APPEND_WG - 1) / SQ_APPEND_WG;
+    VkPipeline append, vsum;
+    if ((st = vsum_pipeline(c, &vsum)) != SPARQ_SUCCESS)
+        return st;
     sq_pipeline_key key = {.shader = storage_shader(c, SPARQ_SHADER_KV_APPEND_F16, SPARQ_SHADER_KV_APPEND_F32),
                            .wg_size = SQ_APPEND_WG,
                            .head_dim = c->head_dim,
                            .group = 1};
-    VkPipeline pipeline;
-    if ((st = sq_context_pipeline(ctx, &key, &pipeline)) != SPARQ_SUCCESS ||
+    if ((st = sq_context_pipeline(ctx, &key, &append)) != SPARQ_SUCCESS ||
         (st = sq_stream_begin(ctx, &c->stream)) != SPARQ_SUCCESS)
         return st;
     struct sq_push push = cache_push(c);
@@ -153,7 +164,11 @@ static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_
     push.span = nt;
     push.n_chunks = n_a;
     push.r = n_b;
-    sq_stream_dispatch(ctx, &c->stream, pipeline, &push, n_a + n_b + 1, c->n_kv_heads, n_slots);
+    sq_stream_dispatch(ctx, &c->stream, append, &push, n_a + n_b, c->n_kv_heads, n_slots);
+    sq_stream_barrier(ctx, &c->stream);
+    /* The V sum adds what was stored, as a truncate recomputes it. */
+    push.flags = SQ_FLAG_VSUM_ADD;
+    sq_stream_dispatch(ctx, &c->stream, vsum, &push, (c->head_dim + 63) / 64, c->n_kv_heads, n_slots);
     return sq_stream_submit_wait(ctx, &c->stream);
 }
 
@@ -195,12 +210,8 @@ sparq_status sq_cache_truncate(sparq_cache *c, uint32_t slot, uint32_t length)
         return st;
     struct sq_entry *entry = (struct sq_entry *)((char *)c->upload.map + SQ_CALL_INFO_BYTES);
     *entry = (struct sq_entry){.slot = slot, .len = length};
-    sq_pipeline_key key = {.shader = storage_shader(c, SPARQ_SHADER_KV_VSUM_F16, SPARQ_SHADER_KV_VSUM_F32),
-                           .wg_size = 64,
-                           .head_dim = c->head_dim,
-                           .group = 1};
     VkPipeline pipeline;
-    if ((st = sq_context_pipeline(ctx, &key, &pipeline)) != SPARQ_SUCCESS ||
+    if ((st = vsum_pipeline(c, &pipeline)) != SPARQ_SUCCESS ||
         (st = sq_stream_begin(ctx, &c->stream)) != SPARQ_SUCCESS)
         return st;
     struct sq_push push = cache_push(c);

@@ -47,6 +47,7 @@ static_assert(offsetof(struct sq_call_info, z_stride) == 72, "CallInfo layout");
 
 /* Flags shared with the kernels */
 #define SQ_FLAG_NO_REALLOC 1u
+#define SQ_FLAG_VSUM_ADD 2u
 
 /* Allocated positions per (slot, KV head) are a multiple of this, so the
  * kernels' 4-wide loads of Kt rows stay aligned and in bounds. */

@@ -59,8 +59,8 @@ void main()
     vec4 q_reg[GROUP * 4]; // [j][chunk 0/1][lo/hi]
     {
         const uint kl = gl_SubgroupInvocationID % KL;
-        for (uint j = 0; j < GROUP; j++)
-            for (uint ci = 0; ci < 2; ci++) {
+        [[unroll]] for (uint j = 0; j < GROUP; j++)
+            [[unroll]] for (uint ci = 0; ci < 2; ci++) {
                 const uint c = min(kl + ci * KL, HEAD_DIM / 8 - 1);
                 const uint o = j * HEAD_DIM + c * 8;
                 q_reg[(j * 2 + ci) * 2] = vec4(q_s[o], q_s[o + 1], q_s[o + 2], q_s[o + 3]);
@@ -73,7 +73,7 @@ void main()
     const uint lg = tid / LANES, lane = tid % LANES;
     float m_run[GROUP], l_part[GROUP];
     vec4 acc_lo[GROUP], acc_hi[GROUP];
-    for (uint j = 0; j < GROUP; j++) {
+    [[unroll]] for (uint j = 0; j < GROUP; j++) {
         m_run[j] = NEG_INF;
         l_part[j] = 0.0;
         acc_lo[j] = vec4(0.0);
@@ -100,15 +100,15 @@ void main()
                 const uint pos = tile + min(x, n - 1);
 #endif
                 float part[GROUP];
-                for (uint j = 0; j < GROUP; j++)
+                [[unroll]] for (uint j = 0; j < GROUP; j++)
                     part[j] = 0.0;
                 if (Q_IN_REGISTERS) {
-                    for (uint ci = 0; ci < 2; ci++) {
+                    [[unroll]] for (uint ci = 0; ci < 2; ci++) {
                         const uint c = kl + ci * KL;
                         if (c < HEAD_DIM / 8) {
                             vec4 k_lo, k_hi;
                             load8(kb, pos * HEAD_DIM + c * 8, k_lo, k_hi);
-                            for (uint j = 0; j < GROUP; j++)
+                            [[unroll]] for (uint j = 0; j < GROUP; j++)
                                 part[j] += dot(q_reg[(j * 2 + ci) * 2], k_lo) + dot(q_reg[(j * 2 + ci) * 2 + 1], k_hi);
                         }
                     }
@@ -116,19 +116,19 @@ void main()
                     for (uint c = kl; c < HEAD_DIM / 8; c += KL) {
                         vec4 k_lo, k_hi;
                         load8(kb, pos * HEAD_DIM + c * 8, k_lo, k_hi);
-                        for (uint j = 0; j < GROUP; j++) {
+                        [[unroll]] for (uint j = 0; j < GROUP; j++) {
                             const uint o = j * HEAD_DIM + c * 8;
                             part[j] += dot(vec4(q_s[o], q_s[o + 1], q_s[o + 2], q_s[o + 3]), k_lo) +
                                        dot(vec4(q_s[o + 4], q_s[o + 5], q_s[o + 6], q_s[o + 7]), k_hi);
                         }
                     }
                 }
-                for (uint j = 0; j < GROUP; j++)
-                    for (uint o = KL / 2; o > 0; o >>= 1)
+                [[unroll]] for (uint j = 0; j < GROUP; j++)
+                    [[unroll]] for (uint o = KL / 2; o > 0; o >>= 1)
                         part[j] += subgroupShuffleXor(part[j], o);
                 if (row_valid && kl == 0) {
                     pos_s[x] = pos;
-                    for (uint j = 0; j < GROUP; j++)
+                    [[unroll]] for (uint j = 0; j < GROUP; j++)
                         p_s[j * WG_SIZE + x] = part[j];
                 }
             }
@@ -136,16 +136,16 @@ void main()
         barrier();
         const bool valid = tid < n;
         float s[GROUP];
-        for (uint j = 0; j < GROUP; j++)
+        [[unroll]] for (uint j = 0; j < GROUP; j++)
             s[j] = valid ? p_s[j * WG_SIZE + tid] : NEG_INF;
         // 2. tile max, running max, probabilities
-        for (uint j = 0; j < GROUP; j++) {
+        [[unroll]] for (uint j = 0; j < GROUP; j++) {
             const float m = subgroupMax(s[j]);
             if (subgroupElect())
                 sg_max[j * MAX_SUBGROUPS + gl_SubgroupID] = m;
         }
         barrier();
-        for (uint j = 0; j < GROUP; j++) {
+        [[unroll]] for (uint j = 0; j < GROUP; j++) {
             float m = m_run[j];
             for (uint g = 0; g < gl_NumSubgroups; g++)
                 m = max(m, sg_max[j * MAX_SUBGROUPS + g]);
@@ -164,7 +164,7 @@ void main()
             for (uint x = lg; x < n; x += GROUPS_OF_LANES) {
                 vec4 v_lo, v_hi;
                 load8(vb, pos_s[x] * HEAD_DIM + lane * 8, v_lo, v_hi);
-                for (uint j = 0; j < GROUP; j++) {
+                [[unroll]] for (uint j = 0; j < GROUP; j++) {
                     const float p = p_s[j * WG_SIZE + x];
                     acc_lo[j] += p * v_lo;
                     acc_hi[j] += p * v_hi;
@@ -178,7 +178,7 @@ void main()
     // split's partial result relative to its running max.
     const uint64_t mlb = call.part_ml + (uint64_t(head) * call.splits + split) * GROUP * 8;
     const uint64_t accb = call.part_acc + (uint64_t(head) * call.splits + split) * GROUP * HEAD_DIM * 4;
-    for (uint j = 0; j < GROUP; j++) {
+    [[unroll]] for (uint j = 0; j < GROUP; j++) {
         const float l_total = wg_sum(l_part[j]);
         if (lg < GROUPS_OF_LANES) {
             acc_s[2 * tid] = acc_lo[j];

@@ -50,6 +50,7 @@ layout(push_constant, std430) uniform Push {
 } pc;
 
 const uint FLAG_NO_REALLOC = 1u;
+const uint FLAG_VSUM_ADD = 2u; // kv_vsum: add new rows instead of recomputing
 #define NEG_INF uintBitsToFloat(0xff800000u)
 
 // Per batch entry (one slot of an attend, or one slot of an append).

@@ -1,12 +1,11 @@
 #version 460
 // kv_append: stores T new tokens of K and V for each entry (slot) of the
-// call: K and V rows, the position-contiguous copy Kt, and the running V sum.
+// call: K and V rows and the position-contiguous copy Kt. (kv_vsum then adds
+// the stored V rows to the running sum.)
 // Grid: x = role blocks (see below), y = KV head, z = entry.
 //   x <  nA           : K/V rows of TOKENS_PER_WG tokens (thread = 4 elements)
 //   nA <= x < nA + nB : Kt, in pairs of positions (f16 packs two positions
 //                       per 32-bit word, so a pair has exactly one writer)
-//   x == nA + nB      : V sum, one thread per element, tokens in order, so the
-//                       sum is bit-identical however the tokens were batched
 // pc.span = T, pc.n_chunks = nA, pc.r = nB. Input (f32) at pc.in_addr:
 // K [entry][T][kv][dh], then V of the same shape.
 #include "common.glsl"
@@ -35,7 +34,7 @@ void main()
                 store4(vb, pos * HEAD_DIM + d, Vec4Ref(in_v).v[IN_INDEX(t, d) >> 2]);
             }
         }
-    } else if (x < nA + nB) {
+    } else {
         const uint first_pair = ent.len >> 1;
         const uint n_pairs = ((ent.len + T - 1) >> 1) - first_pair + 1;
         const uint idx = (x - nA) * WG_SIZE + tid;
@@ -64,13 +63,5 @@ void main()
         FloatRef(ktb).v[row] = k0;
         FloatRef(ktb).v[row + 1] = k1;
 #endif
-    } else {
-        const uint64_t sb = pc.vsum_addr + (uint64_t(ent.slot) * pc.n_kv_heads + kv) * HEAD_DIM * 4;
-        for (uint d = tid; d < HEAD_DIM; d += WG_SIZE) {
-            float s = FloatRef(sb).v[d];
-            for (uint t = 0; t < T; t++)
-                s += round_storage(FloatRef(in_v).v[IN_INDEX(t, d)]);
-            FloatRef(sb).v[d] = s;
-        }
     }
 }

@@ -36,7 +36,7 @@ void main()
     // so ranks are a permutation and every slot of comp_index is written).
     for (uint i = tid; i < HEAD_DIM; i += WG_SIZE) {
         float a = 0.0;
-        for (uint j = 0; j < GROUP; j++)
+        [[unroll]] for (uint j = 0; j < GROUP; j++)
             a += abs(q_s[j * HEAD_DIM + i]);
         comp_score[i] = isnan(a) ? -1.0 : a;
     }
@@ -67,7 +67,7 @@ void main()
     const uint t0 = c * CHUNK + tid * 4;
     const uint64_t ktb = head_block(pc.kt_addr, ent.slot, kv);
     vec4 z[GROUP];
-    for (uint j = 0; j < GROUP; j++)
+    [[unroll]] for (uint j = 0; j < GROUP; j++)
         z[j] = vec4(0.0);
     if (t0 < S) {
         // Four rows at a time, loads first, so four are in flight per thread.
@@ -76,28 +76,28 @@ void main()
             const uint i0 = comp_index[m], i1 = comp_index[m + 1], i2 = comp_index[m + 2], i3 = comp_index[m + 3];
             const vec4 k0 = load4(ktb, i0 * pc.capacity + t0), k1 = load4(ktb, i1 * pc.capacity + t0);
             const vec4 k2 = load4(ktb, i2 * pc.capacity + t0), k3 = load4(ktb, i3 * pc.capacity + t0);
-            for (uint j = 0; j < GROUP; j++)
+            [[unroll]] for (uint j = 0; j < GROUP; j++)
                 z[j] += q_s[j * HEAD_DIM + i0] * k0 + q_s[j * HEAD_DIM + i1] * k1 + q_s[j * HEAD_DIM + i2] * k2 +
                         q_s[j * HEAD_DIM + i3] * k3;
         }
         for (; m < r; m++) {
             const uint i = comp_index[m];
             const vec4 kt = load4(ktb, i * pc.capacity + t0);
-            for (uint j = 0; j < GROUP; j++)
+            [[unroll]] for (uint j = 0; j < GROUP; j++)
                 z[j] += q_s[j * HEAD_DIM + i] * kt;
         }
-        for (uint j = 0; j < GROUP; j++)
+        [[unroll]] for (uint j = 0; j < GROUP; j++)
             z[j] *= head_factor[j]; // scale / sqrt(frac_j), once per head
     }
     const bvec4 valid = lessThan(uvec4(t0) + uvec4(0, 1, 2, 3), uvec4(S));
     const uint64_t zb = call.z + (uint64_t(e) * pc.n_kv_heads + kv) * GROUP * call.z_stride * 4;
-    for (uint j = 0; j < GROUP; j++) {
+    [[unroll]] for (uint j = 0; j < GROUP; j++) {
         z[j] = mix(vec4(NEG_INF), z[j], valid);
         Vec4Ref(zb).v[(j * call.z_stride + t0) >> 2] = z[j];
     }
 
     // Chunk statistics per head: max and sum of exp(z - max).
-    for (uint j = 0; j < GROUP; j++) {
+    [[unroll]] for (uint j = 0; j < GROUP; j++) {
         const float mx = wg_max(max(max(z[j].x, z[j].y), max(z[j].z, z[j].w)));
         const vec4 p = exp(z[j] - mx);
         const float sm = wg_sum(mx == NEG_INF ? 0.0 : p.x + p.y + p.z + p.w);

@@ -12,7 +12,11 @@
 #include "common.glsl"
 
 shared vec2 head_norm[GROUP];   // (max, 1 / sum exp) of z_j over all positions
-shared uint hist[256];
+// Ranking keys cluster (most positions have tiny, similar probabilities), so
+// many lanes of a subgroup add to the same bin; HIST_COPIES copies, picked by
+// lane, divide that serialisation, and are summed before each scan.
+const uint HIST_COPIES = 8;
+shared uint hist[256 * HIST_COPIES];
 
 shared uint radix_state[3];     // prefix, still needed, digit found
 
@@ -32,7 +36,7 @@ void main()
     // Softmax max and sum of each head over all positions, from the chunk
     // statistics: the threads share the chunks, then reduce.
     const uint64_t sb = call.stats + uint64_t(head) * call.score_chunks * GROUP * 8;
-    for (uint j = 0; j < GROUP; j++) {
+    [[unroll]] for (uint j = 0; j < GROUP; j++) {
         float m = NEG_INF;
         for (uint c = tid; c < n_chunks; c += WG_SIZE)
             m = max(m, Vec2Ref(sb).v[c * GROUP + j].x);
@@ -53,18 +57,19 @@ void main()
     const bool take_all = need >= n_cand;
     uint threshold = 0, ties = 0;
     if (!take_all && need > 0) {
-        for (uint i = tid; i < 256; i += WG_SIZE)
+        for (uint i = tid; i < 256 * HIST_COPIES; i += WG_SIZE)
             hist[i] = 0;
         barrier();
+        const uint copy = (gl_SubgroupInvocationID % HIST_COPIES) * 256;
         for (uint t = tid; t < n_cand; t += WG_SIZE) {
             float rho = 0.0;
-            for (uint j = 0; j < GROUP; j++) {
+            [[unroll]] for (uint j = 0; j < GROUP; j++) {
                 const vec2 hn = head_norm[j];
                 rho += exp(FloatRef(zb).v[j * call.z_stride + t] - hn.x) * hn.y;
             }
             const uint key = isnan(rho) ? 0u : floatBitsToUint(max(rho, 0.0));
             UintRef(keyb).v[t] = key;
-            atomicAdd(hist[key >> 24], 1u);
+            atomicAdd(hist[copy + (key >> 24)], 1u);
         }
         if (tid == 0) {
             radix_state[0] = 0;    // prefix of the threshold found so far
@@ -74,7 +79,7 @@ void main()
         for (uint pass = 0; pass < 4; pass++) {
             const uint shift = 24 - 8 * pass;
             if (pass > 0) {
-                for (uint i = tid; i < 256; i += WG_SIZE)
+                for (uint i = tid; i < 256 * HIST_COPIES; i += WG_SIZE)
                     hist[i] = 0;
                 barrier();
                 const uint prefix = radix_state[0];
@@ -82,7 +87,7 @@ void main()
                 for (uint t = tid; t < n_cand; t += WG_SIZE) {
                     const uint key = UintRef(keyb).v[t];
                     if ((key & high_mask) == prefix)
-                        atomicAdd(hist[(key >> shift) & 255u], 1u);
+                        atomicAdd(hist[copy + ((key >> shift) & 255u)], 1u);
                 }
                 barrier();
             }
@@ -91,7 +96,10 @@ void main()
             uint total;
             const uint still = radix_state[1]; // read before the scan's barriers
             const uint digit = 255 - min(tid, 255);
-            const uint count = tid < 256 ? hist[digit] : 0u;
+            uint count = 0;
+            if (tid < 256)
+                for (uint h = 0; h < HIST_COPIES; h++)
+                    count += hist[h * 256 + digit];
             const uint above = wg_exclusive_scan(count, total); // keys with a larger digit
             if (tid < 256 && above < still && above + count >= still) {
                 radix_state[2] = digit;
@@ -127,7 +135,7 @@ void main()
     uint slot = wg_exclusive_scan(n_sure + my_ties, total);
 
     float alpha_acc[GROUP];
-    for (uint j = 0; j < GROUP; j++)
+    [[unroll]] for (uint j = 0; j < GROUP; j++)
         alpha_acc[j] = 0.0;
     uint ties_left = my_ties;
     for (uint t = t_begin; t < t_end; t++) {
@@ -143,7 +151,7 @@ void main()
         if (take) {
             UintRef(selb).v[min(slot, call.k_stride - 1)] = t;
             slot++;
-            for (uint j = 0; j < GROUP; j++) {
+            [[unroll]] for (uint j = 0; j < GROUP; j++) {
                 const vec2 hn = head_norm[j];
                 alpha_acc[j] += exp(FloatRef(zb).v[j * call.z_stride + t] - hn.x) * hn.y;
             }
@@ -151,7 +159,7 @@ void main()
     }
 
     const uint64_t ab = call.alpha + uint64_t(head) * GROUP * 4;
-    for (uint j = 0; j < GROUP; j++) {
+    [[unroll]] for (uint j = 0; j < GROUP; j++) {
         const float a = wg_sum(alpha_acc[j]);
         if (tid == 0) {
             // Every position chosen: alpha is 1 by definition, not by rounding.

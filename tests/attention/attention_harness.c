@@ -158,9 +158,12 @@ void harness_cache_create(harness_cache *hc, sparq_ref_rng *rng, uint32_t n_seqs
     assert_int_equal(sparq_ref_kv_model_init(&hc->model, rng, n_kv_heads, head_dim), 0);
     size_t floats = (size_t)n_seqs * capacity * harness_row(hc);
     hc->lengths = calloc(n_seqs, sizeof(uint32_t));
-    hc->shadow_k = checked_malloc(floats * sizeof(float));
-    hc->shadow_v = checked_malloc(floats * sizeof(float));
+    /* calloc: large caches only touch the pages of slots actually filled. */
+    hc->shadow_k = calloc(floats, sizeof(float));
+    hc->shadow_v = calloc(floats, sizeof(float));
     assert_non_null(hc->lengths);
+    assert_non_null(hc->shadow_k);
+    assert_non_null(hc->shadow_v);
 }
 
 void harness_cache_destroy(harness_cache *hc)

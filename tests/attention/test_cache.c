@@ -406,6 +406,57 @@ static void test_multi_slot_append(void **state)
     harness_finish();
 }
 
+/* A cache whose K, Kt and V buffers are larger than the device's
+ * maxStorageBufferRange, with the data of interest past that range: the
+ * last slot's last KV head starts (n_seqs * n_kv_heads - 1) head blocks in. */
+static void test_cache_beyond_storage_buffer_range(void **state)
+{
+    (void)state;
+    sparq_device_info info = {.struct_size = sizeof info};
+    TEST_SPARQ_OK(harness_api()->context_get_device_info(harness_context(), &info));
+    sparq_ref_rng rng;
+    harness_rng(&rng, "beyond range");
+    const uint32_t n_seqs = 4, n_kv = 8, dh = 64, last = n_seqs - 1;
+    const sparq_dtype storages[2] = {F32, F16};
+    for (int st = 0; st < 2; st++) {
+        const uint64_t elem = storages[st] == F32 ? 4 : 2;
+        const uint64_t blocks_before = (uint64_t)n_seqs * n_kv - 1;
+        uint64_t capacity = info.max_storage_buffer_range / (blocks_before * dh * elem) + 64;
+        if (capacity > SPARQ_MAX_CAPACITY) {
+            print_message("maxStorageBufferRange %llu is beyond what one cache can exceed here; skipped\n",
+                          (unsigned long long)info.max_storage_buffer_range);
+            skip();
+        }
+        print_message("cache of %llu bytes per K buffer, maxStorageBufferRange %llu (%s storage)\n",
+                      (unsigned long long)(capacity * n_seqs * n_kv * dh * elem),
+                      (unsigned long long)info.max_storage_buffer_range, storages[st] == F32 ? "f32" : "f16");
+        harness_cache hc;
+        harness_cache_create(&hc, &rng, n_seqs, n_kv, dh, (uint32_t)capacity, storages[st]);
+        harness_fill(&hc, &rng, 0, 20, 0, F32);
+        harness_fill(&hc, &rng, last, 300, 0, F32);
+        const uint32_t slots[2] = {last, 0};
+        float *q = harness_make_queries(&hc, &rng, 2, n_kv, 8, F32, SPARQ_REF_FOCUS_PEAKED);
+        harness_attend a = {
+            .mode = SPARQ_ATTENTION_DENSE, .n_slots = 2, .slots = slots, .n_heads = n_kv, .io_dtype = F32, .q = q};
+        harness_run_and_check(&hc, &a, "dense beyond maxStorageBufferRange");
+        a.mode = SPARQ_ATTENTION_SPARQ;
+        a.r = 8;
+        a.k = 32;
+        a.l = 8;
+        a.want_selection = true;
+        harness_run_and_check(&hc, &a, "sparq beyond maxStorageBufferRange");
+        /* Truncation recomputes the V sum from data past the range too. */
+        TEST_SPARQ_OK(harness_api()->cache_truncate(hc.cache, last, 250));
+        hc.lengths[last] = 250;
+        harness_slot slot;
+        harness_read_slot(&hc, last, &slot);
+        harness_slot_free(&slot);
+        free(q);
+        harness_cache_destroy(&hc);
+    }
+    harness_finish();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -414,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_running_mean_after_many_appends),
         cmocka_unit_test(test_capacity_overflow_is_refused),
         cmocka_unit_test(test_multi_slot_append),
+        cmocka_unit_test(test_cache_beyond_storage_buffer_range),
     };
     return cmocka_run_group_tests_name("kv cache", tests, harness_group_setup, harness_group_teardown);
 }

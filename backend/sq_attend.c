@@ -190,7 +190,9 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     for (uint32_t i = 0; i < n; i++) {
         uint32_t S = c->lengths[p->slots[i]], kk, ll, rr;
         sq_resolve_sparq(dh, S, p->r, p->k, p->l, &rr, &kk, &ll);
-        entries[i] = (struct sq_entry){.slot = p->slots[i], .len = S, .k = kk, .l = ll};
+        entries[i] = sq_cache_entry(c, p->slots[i], S);
+        entries[i].k = kk;
+        entries[i].l = ll;
     }
     const size_t q_elems = (size_t)n * c->n_kv_heads * g * dh;
     if (p->dtype == SPARQ_DTYPE_F16)
@@ -233,9 +235,6 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
         sq_stream_timestamp(ctx, s, 0);
 
     struct sq_push push = {
-        .k_addr = c->k.address,
-        .kt_addr = c->kt.address,
-        .v_addr = c->v.address,
         .vsum_addr = c->vsum.address,
         .step_addr = dev,
         .scratch_addr = dev,

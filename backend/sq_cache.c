@@ -39,12 +39,34 @@ sparq_status sq_cache_create(sparq_context *ctx, const sparq_cache_desc *desc, s
     c->storage = desc->storage == SPARQ_DTYPE_F32 ? SPARQ_DTYPE_F32 : SPARQ_DTYPE_F16;
     c->elem_bytes = c->storage == SPARQ_DTYPE_F32 ? 4 : 2;
 
-    const VkDeviceSize array_bytes =
-        (VkDeviceSize)c->n_seqs * c->n_kv_heads * c->cap_alloc * c->head_dim * c->elem_bytes;
+    c->slot_bytes = (VkDeviceSize)c->n_kv_heads * c->cap_alloc * c->head_dim * c->elem_bytes;
     const VkDeviceSize vsum_bytes = (VkDeviceSize)c->n_seqs * c->n_kv_heads * c->head_dim * sizeof(float);
-    if ((st = sq_buffer_create(ctx, array_bytes, SQ_MEMORY_DEVICE, &c->k)) == SPARQ_SUCCESS &&
-        (st = sq_buffer_create(ctx, array_bytes, SQ_MEMORY_DEVICE, &c->kt)) == SPARQ_SUCCESS &&
-        (st = sq_buffer_create(ctx, array_bytes, SQ_MEMORY_DEVICE, &c->v)) == SPARQ_SUCCESS &&
+    if (c->slot_bytes > ctx->max_allocation) {
+        st = sq_fail(SPARQ_ERROR_NOT_SUPPORTED,
+                     "cache_create: one slot needs %llu bytes per array, more than the largest allocation of %s "
+                     "(%llu bytes); use a smaller capacity or fewer KV heads per cache",
+                     (unsigned long long)c->slot_bytes, ctx->info.name, (unsigned long long)ctx->max_allocation);
+        free(c->lengths);
+        free(c);
+        return st;
+    }
+    VkDeviceSize fit = ctx->max_allocation / c->slot_bytes;
+    c->slots_per_segment = fit < c->n_seqs ? (uint32_t)fit : c->n_seqs;
+    c->n_segments = (c->n_seqs + c->slots_per_segment - 1) / c->slots_per_segment;
+    c->k = calloc(c->n_segments, sizeof *c->k);
+    c->kt = calloc(c->n_segments, sizeof *c->kt);
+    c->v = calloc(c->n_segments, sizeof *c->v);
+    st = c->k && c->kt && c->v ? SPARQ_SUCCESS : sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    for (uint32_t i = 0; i < c->n_segments && st == SPARQ_SUCCESS; i++) {
+        uint32_t slots = c->n_seqs - i * c->slots_per_segment;
+        if (slots > c->slots_per_segment)
+            slots = c->slots_per_segment;
+        const VkDeviceSize bytes = slots * c->slot_bytes;
+        if ((st = sq_buffer_create(ctx, bytes, SQ_MEMORY_DEVICE, &c->k[i])) == SPARQ_SUCCESS &&
+            (st = sq_buffer_create(ctx, bytes, SQ_MEMORY_DEVICE, &c->kt[i])) == SPARQ_SUCCESS)
+            st = sq_buffer_create(ctx, bytes, SQ_MEMORY_DEVICE, &c->v[i]);
+    }
+    if (st == SPARQ_SUCCESS &&
         (st = sq_buffer_create(ctx, vsum_bytes, SQ_MEMORY_DEVICE, &c->vsum)) == SPARQ_SUCCESS &&
         (st = sq_stream_create(ctx, &c->stream)) == SPARQ_SUCCESS &&
         (st = sq_stream_begin(ctx, &c->stream)) == SPARQ_SUCCESS) {
@@ -74,9 +96,17 @@ void sq_cache_destroy(sparq_cache *c)
     sparq_context *ctx = c->ctx;
     /* Nothing is in flight: every call waits for its own submission. */
     sq_stream_destroy(ctx, &c->stream);
-    sq_buffer_destroy(ctx, &c->k);
-    sq_buffer_destroy(ctx, &c->kt);
-    sq_buffer_destroy(ctx, &c->v);
+    for (uint32_t i = 0; i < c->n_segments; i++) {
+        if (c->k)
+            sq_buffer_destroy(ctx, &c->k[i]);
+        if (c->kt)
+            sq_buffer_destroy(ctx, &c->kt[i]);
+        if (c->v)
+            sq_buffer_destroy(ctx, &c->v[i]);
+    }
+    free(c->k);
+    free(c->kt);
+    free(c->v);
     sq_buffer_destroy(ctx, &c->vsum);
     sq_buffer_destroy(ctx, &c->upload);
     sq_buffer_destroy(ctx, &c->readback);
@@ -86,12 +116,30 @@ void sq_cache_destroy(sparq_cache *c)
     free(c);
 }
 
+void sq_cache_locate(const sparq_cache *c, const sq_buffer *segments, uint32_t slot, VkBuffer *buffer,
+                     VkDeviceSize *offset)
+{
+    const sq_buffer *seg = &segments[slot / c->slots_per_segment];
+    *buffer = seg->buffer;
+    *offset = (VkDeviceSize)(slot % c->slots_per_segment) * c->slot_bytes;
+}
+
+struct sq_entry sq_cache_entry(const sparq_cache *c, uint32_t slot, uint32_t len)
+{
+    const uint32_t seg = slot / c->slots_per_segment;
+    const VkDeviceSize off = (VkDeviceSize)(slot % c->slots_per_segment) * c->slot_bytes;
+    return (struct sq_entry){
+        .slot = slot,
+        .len = len,
+        .k_base = c->k[seg].address + off,
+        .kt_base = c->kt[seg].address + off,
+        .v_base = c->v[seg].address + off,
+    };
+}
+
 static struct sq_push cache_push(const sparq_cache *c)
 {
     return (struct sq_push){
-        .k_addr = c->k.address,
-        .kt_addr = c->kt.address,
-        .v_addr = c->v.address,
         .vsum_addr = c->vsum.address,
         .capacity = c->cap_alloc,
         .n_kv_heads = c->n_kv_heads,
@@ -137,7 +185,7 @@ static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_
     char *base = c->upload.map;
     struct sq_entry *entries = (struct sq_entry *)(base + entries_off);
     for (uint32_t i = 0; i < n_slots; i++) {
-        entries[i] = (struct sq_entry){.slot = slots[i], .len = c->lengths[slots[i]] + t0};
+        entries[i] = sq_cache_entry(c, slots[i], c->lengths[slots[i]] + t0);
         /* input [slot][token][kv][dh] -> upload [slot][token-of-piece][kv][dh] */
         size_t src = ((size_t)i * n_tokens + t0) * row, dst = (size_t)i * nt * row;
         to_floats(dtype, k, src, (size_t)nt * row, (float *)(base + k_off) + dst);
@@ -209,7 +257,7 @@ sparq_status sq_cache_truncate(sparq_cache *c, uint32_t slot, uint32_t length)
     if (st != SPARQ_SUCCESS)
         return st;
     struct sq_entry *entry = (struct sq_entry *)((char *)c->upload.map + SQ_CALL_INFO_BYTES);
-    *entry = (struct sq_entry){.slot = slot, .len = length};
+    *entry = sq_cache_entry(c, slot, length);
     VkPipeline pipeline;
     if ((st = vsum_pipeline(c, &pipeline)) != SPARQ_SUCCESS ||
         (st = sq_stream_begin(ctx, &c->stream)) != SPARQ_SUCCESS)
@@ -257,18 +305,22 @@ sparq_status sq_cache_read(sparq_cache *c, const sparq_read_desc *d)
     sparq_status st = sq_buffer_reserve(ctx, &c->readback, 2 * rows + vsum_bytes, SQ_MEMORY_READBACK);
     if (st != SPARQ_SUCCESS || (st = sq_stream_begin(ctx, &c->stream)) != SPARQ_SUCCESS)
         return st;
-    VkBufferCopy regions[2 * 64];
-    for (uint32_t h0 = 0; h0 < c->n_kv_heads; h0 += 64) {
-        uint32_t nh = c->n_kv_heads - h0 < 64 ? c->n_kv_heads - h0 : 64;
-        for (uint32_t i = 0; i < nh && head_bytes > 0; i++) {
-            VkDeviceSize src = (((VkDeviceSize)d->slot * c->n_kv_heads + h0 + i) * c->cap_alloc + d->first) *
-                               c->head_dim * c->elem_bytes;
-            regions[i] = (VkBufferCopy){.srcOffset = src, .dstOffset = (h0 + i) * head_bytes, .size = head_bytes};
-            regions[nh + i] = (VkBufferCopy){.srcOffset = src, .dstOffset = rows + (h0 + i) * head_bytes, .size = head_bytes};
-        }
-        if (head_bytes > 0) {
-            ctx->vk.vkCmdCopyBuffer(c->stream.cmd, c->k.buffer, c->readback.buffer, nh, regions);
-            ctx->vk.vkCmdCopyBuffer(c->stream.cmd, c->v.buffer, c->readback.buffer, nh, regions + nh);
+    /* A slot lies in one segment: its heads are n_kv_heads blocks there. */
+    VkBuffer k_buf, v_buf;
+    VkDeviceSize k_off, v_off;
+    sq_cache_locate(c, c->k, d->slot, &k_buf, &k_off);
+    sq_cache_locate(c, c->v, d->slot, &v_buf, &v_off);
+    VkBufferCopy regions[64];
+    for (int which = 0; which < 2 && head_bytes > 0; which++) {
+        for (uint32_t h0 = 0; h0 < c->n_kv_heads; h0 += 64) {
+            uint32_t nh = c->n_kv_heads - h0 < 64 ? c->n_kv_heads - h0 : 64;
+            for (uint32_t i = 0; i < nh; i++) {
+                VkDeviceSize src = (which ? v_off : k_off) +
+                                   ((VkDeviceSize)(h0 + i) * c->cap_alloc + d->first) * c->head_dim * c->elem_bytes;
+                regions[i] = (VkBufferCopy){
+                    .srcOffset = src, .dstOffset = which * rows + (h0 + i) * head_bytes, .size = head_bytes};
+            }
+            ctx->vk.vkCmdCopyBuffer(c->stream.cmd, which ? v_buf : k_buf, c->readback.buffer, nh, regions);
         }
     }
     VkBufferCopy vs = {.srcOffset = d->slot * vsum_bytes, .dstOffset = 2 * rows, .size = vsum_bytes};

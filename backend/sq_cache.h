@@ -8,6 +8,12 @@
  *   Vsum [b][h][dh] f32 running sum of the stored V, for SparQ's mean term
  * Lengths live on the host; the kernels get them per call.
  *
+ * Kernels reach the arrays through buffer device addresses, so no buffer is
+ * bound to a descriptor and maxStorageBufferRange does not limit a cache.
+ * What does is the largest single allocation (maxMemoryAllocationSize): K,
+ * Kt and V are each split into segments of whole slots that fit one, and
+ * every kernel entry carries the addresses of its slot's blocks.
+ *
  * Every function here takes arguments the plugin layer has already checked.
  */
 #ifndef SQ_CACHE_H
@@ -25,13 +31,23 @@ struct sparq_cache {
     uint32_t cap_alloc; /* capacity rounded up to SQ_CAPACITY_ALIGN */
     sparq_dtype storage;
     uint32_t elem_bytes;
-    sq_buffer k, kt, v, vsum;
+    sq_buffer *k, *kt, *v; /* [n_segments] each */
+    uint32_t n_segments;
+    uint32_t slots_per_segment;
+    VkDeviceSize slot_bytes; /* one slot of K, Kt or V: n_kv_heads * cap_alloc * head_dim * elem_bytes */
+    sq_buffer vsum;
     uint32_t *lengths;
     sq_stream stream;
     sq_buffer upload;   /* host -> device staging, grown on demand */
     sq_buffer readback; /* device -> host staging, grown on demand */
     sq_buffer scratch;  /* per-call device scratch, grown on demand */
 };
+
+/* Where slot `slot` of array `segments` (c->k, c->kt or c->v) starts. */
+void sq_cache_locate(const sparq_cache *c, const sq_buffer *segments, uint32_t slot, VkBuffer *buffer,
+                     VkDeviceSize *offset);
+/* The kernel entry for a slot: its length and its blocks' addresses. */
+struct sq_entry sq_cache_entry(const sparq_cache *c, uint32_t slot, uint32_t len);
 
 sparq_status sq_cache_create(sparq_context *ctx, const sparq_cache_desc *desc, sparq_cache **out);
 void sq_cache_destroy(sparq_cache *cache);

@@ -112,6 +112,11 @@ static sparq_status create_device(sparq_context *ctx)
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &m3};
     vkGetPhysicalDeviceProperties2(ctx->physical_device, &p2);
     ctx->max_allocation = m3.maxMemoryAllocationSize;
+    /* For tests: a smaller allocation limit makes caches split into
+     * segments on any device (see sq_cache.h). */
+    const char *limit = getenv("SPARQ_DEBUG_MAX_ALLOCATION");
+    if (limit && strtoull(limit, NULL, 10) > 0 && strtoull(limit, NULL, 10) < ctx->max_allocation)
+        ctx->max_allocation = strtoull(limit, NULL, 10);
     vkGetPhysicalDeviceMemoryProperties(ctx->physical_device, &ctx->memory);
 
     VkPushConstantRange range = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .size = sizeof(struct sq_push)};

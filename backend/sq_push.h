@@ -32,8 +32,10 @@ struct sq_entry {
     uint32_t len;
     uint32_t k;
     uint32_t l;
+    uint64_t k_base, kt_base, v_base;
+    uint64_t pad;
 };
-static_assert(sizeof(struct sq_entry) == 16, "Entry: must match shaders/common.glsl");
+static_assert(sizeof(struct sq_entry) == 48, "Entry: must match shaders/common.glsl");
 
 /* struct CallInfo; entries follow at SQ_CALL_INFO_BYTES */
 struct sq_call_info {

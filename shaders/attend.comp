@@ -68,8 +68,8 @@ void main()
             }
     }
 
-    const uint64_t kb = head_block(pc.k_addr, ent.slot, kv);
-    const uint64_t vb = head_block(pc.v_addr, ent.slot, kv);
+    const uint64_t kb = head_block(ent.k_base, kv);
+    const uint64_t vb = head_block(ent.v_base, kv);
     const uint lg = tid / LANES, lane = tid % LANES;
     float m_run[GROUP], l_part[GROUP];
     vec4 acc_lo[GROUP], acc_hi[GROUP];

@@ -31,9 +31,9 @@ layout(constant_id = 3) const uint PARAM = 0;   // kernel-specific
 
 // Must match struct sq_push in backend/sq_push.h (static-asserted there).
 layout(push_constant, std430) uniform Push {
-    uint64_t k_addr;       // K  [slot][kv][cap][dh]   (storage type)
-    uint64_t kt_addr;      // Kt [slot][kv][dh][cap]   (storage type)
-    uint64_t v_addr;       // V  [slot][kv][cap][dh]   (storage type)
+    uint64_t k_addr;       // unused: slot addresses come with each Entry
+    uint64_t kt_addr;      // unused
+    uint64_t v_addr;       // unused
     uint64_t vsum_addr;    // Vsum [slot][kv][dh] float
     uint64_t in_addr;      // kernel input (q, new K/V, ...)
     uint64_t out_addr;     // kernel output
@@ -54,12 +54,19 @@ const uint FLAG_VSUM_ADD = 2u; // kv_vsum: add new rows instead of recomputing
 #define NEG_INF uintBitsToFloat(0xff800000u)
 
 // Per batch entry (one slot of an attend, or one slot of an append).
-// Must match struct sq_entry in backend/sq_push.h.
+// Must match struct sq_entry in backend/sq_push.h. The slot's arrays may
+// live in different allocations (a cache is split into segments of whole
+// slots when it outgrows one allocation), so each entry carries the
+// addresses of its slot's K, Kt and V blocks.
 struct Entry {
     uint slot;
     uint len;     // positions valid (attend), or length before the append
     uint k;       // SparQ: positions selected, min(k, len)
     uint l;       // SparQ: forced local window, min(l, len), <= k
+    uint64_t k_base;  // K  [kv][cap][dh] of this slot
+    uint64_t kt_base; // Kt [kv][dh][cap]
+    uint64_t v_base;  // V  [kv][cap][dh]
+    uint64_t pad;
 };
 layout(buffer_reference, std430, buffer_reference_align = 16) readonly buffer EntryRef { Entry e[]; };
 
@@ -130,10 +137,10 @@ void load8(uint64_t base, uint i, out vec4 lo, out vec4 hi)
 }
 #endif
 
-// Byte address of the (slot, kv head) block of K, Kt or V: cap*dh elements.
-uint64_t head_block(uint64_t base, uint slot, uint kv)
+// Byte address of the KV-head block (cap * dh elements) of a slot's array.
+uint64_t head_block(uint64_t slot_base, uint kv)
 {
-    return base + (uint64_t(slot) * pc.n_kv_heads + kv) * uint64_t(pc.capacity) * HEAD_DIM * ELEM_BYTES;
+    return slot_base + uint64_t(kv) * pc.capacity * HEAD_DIM * ELEM_BYTES;
 }
 
 // ---- workgroup reductions and scans (any subgroup size) -----------------

@@ -24,8 +24,8 @@ void main()
     #define IN_INDEX(t, d) (((e * T + (t)) * pc.n_kv_heads + kv) * HEAD_DIM + (d))
 
     if (x < nA) {
-        const uint64_t kb = head_block(pc.k_addr, ent.slot, kv);
-        const uint64_t vb = head_block(pc.v_addr, ent.slot, kv);
+        const uint64_t kb = head_block(ent.k_base, kv);
+        const uint64_t vb = head_block(ent.v_base, kv);
         for (uint d = tid * 4; d < HEAD_DIM; d += WG_SIZE * 4) {
             const uint t_end = min(T, (x + 1) * TOKENS_PER_WG);
             for (uint t = x * TOKENS_PER_WG; t < t_end; t++) {
@@ -42,7 +42,7 @@ void main()
             return;
         const uint d = idx / n_pairs;
         const uint pos0 = (first_pair + idx % n_pairs) * 2;
-        const uint64_t ktb = head_block(pc.kt_addr, ent.slot, kv);
+        const uint64_t ktb = head_block(ent.kt_base, kv);
         const uint row = d * pc.capacity + pos0; // even: pos0 and pos0+1 share a word
         float k0, k1;
 #ifdef STORAGE_F16

@@ -15,7 +15,7 @@ void main()
     const Entry ent = get_entry(gl_WorkGroupID.z);
     if (d >= HEAD_DIM)
         return;
-    const uint64_t vb = head_block(pc.v_addr, ent.slot, kv);
+    const uint64_t vb = head_block(ent.v_base, kv);
     const bool add = (pc.flags & FLAG_VSUM_ADD) != 0;
     const uint at = (ent.slot * pc.n_kv_heads + kv) * HEAD_DIM + d;
     float s = add ? FloatRef(pc.vsum_addr).v[at] : 0.0;

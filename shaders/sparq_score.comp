@@ -65,7 +65,7 @@ void main()
     barrier();
     // Approximate logits of 4 consecutive positions per thread.
     const uint t0 = c * CHUNK + tid * 4;
-    const uint64_t ktb = head_block(pc.kt_addr, ent.slot, kv);
+    const uint64_t ktb = head_block(ent.kt_base, kv);
     vec4 z[GROUP];
     [[unroll]] for (uint j = 0; j < GROUP; j++)
         z[j] = vec4(0.0);

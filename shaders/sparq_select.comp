@@ -114,48 +114,61 @@ void main()
         ties = radix_state[1];
     }
 
-    // Compaction in position order. Each thread owns a contiguous run of
-    // positions: it counts what it takes, one scan gives every thread its
-    // place (and its rank among the ties), and it writes its run in order.
-    const uint run = (S + WG_SIZE - 1) / WG_SIZE;
-    const uint t_begin = min(tid * run, S), t_end = min(t_begin + run, S);
-    uint n_sure = 0, n_tie = 0;
-    for (uint t = t_begin; t < t_end; t++) {
+    // Compaction in position order. Each subgroup owns a contiguous run of
+    // positions and walks it in coalesced tiles of one position per lane:
+    // a first walk counts what it takes, one workgroup scan places every
+    // subgroup (and ranks its ties), and a second walk writes, lanes ranked
+    // by ballots.
+    const uint sg_size = gl_SubgroupSize;
+    const uint span = ((S + gl_NumSubgroups - 1) / gl_NumSubgroups + sg_size - 1) / sg_size * sg_size;
+    const uint sg_begin = min(gl_SubgroupID * span, S), sg_end = min(sg_begin + span, S);
+    uint lane_sure = 0, lane_tie = 0;
+    for (uint t0 = sg_begin; t0 < sg_end; t0 += sg_size) {
+        const uint t = t0 + gl_SubgroupInvocationID;
+        if (t >= sg_end)
+            continue;
         if (t >= n_cand || take_all) {
-            n_sure++;
+            lane_sure++;
         } else if (need > 0) {
             const uint key = UintRef(keyb).v[t];
-            n_sure += key > threshold ? 1u : 0u;
-            n_tie += key == threshold ? 1u : 0u;
+            lane_sure += key > threshold ? 1u : 0u;
+            lane_tie += key == threshold ? 1u : 0u;
         }
     }
+    const uint n_sure = subgroupAdd(lane_sure), n_tie = subgroupAdd(lane_tie);
     uint total;
-    const uint tie_rank = wg_exclusive_scan(n_tie, total);
+    const uint tie_rank = subgroupBroadcastFirst(wg_exclusive_scan(subgroupElect() ? n_tie : 0u, total));
     const uint my_ties = tie_rank >= ties ? 0u : min(n_tie, ties - tie_rank);
-    uint slot = wg_exclusive_scan(n_sure + my_ties, total);
+    uint slot = subgroupBroadcastFirst(wg_exclusive_scan(subgroupElect() ? n_sure + my_ties : 0u, total));
 
     float alpha_acc[GROUP];
     [[unroll]] for (uint j = 0; j < GROUP; j++)
         alpha_acc[j] = 0.0;
     uint ties_left = my_ties;
-    for (uint t = t_begin; t < t_end; t++) {
-        bool take = t >= n_cand || take_all;
-        if (!take && need > 0) {
-            const uint key = UintRef(keyb).v[t];
-            take = key > threshold;
-            if (key == threshold && ties_left > 0) {
-                take = true;
-                ties_left--;
+    for (uint t0 = sg_begin; t0 < sg_end; t0 += sg_size) {
+        const uint t = t0 + gl_SubgroupInvocationID;
+        bool sure = false, tie = false;
+        if (t < sg_end) {
+            if (t >= n_cand || take_all) {
+                sure = true;
+            } else if (need > 0) {
+                const uint key = UintRef(keyb).v[t];
+                sure = key > threshold;
+                tie = key == threshold;
             }
         }
+        const uvec4 tie_ballot = subgroupBallot(tie);
+        const bool take = sure || (tie && subgroupBallotExclusiveBitCount(tie_ballot) < ties_left);
+        ties_left -= min(subgroupBallotBitCount(tie_ballot), ties_left);
+        const uvec4 take_ballot = subgroupBallot(take);
         if (take) {
-            UintRef(selb).v[min(slot, call.k_stride - 1)] = t;
-            slot++;
+            UintRef(selb).v[min(slot + subgroupBallotExclusiveBitCount(take_ballot), call.k_stride - 1)] = t;
             [[unroll]] for (uint j = 0; j < GROUP; j++) {
                 const vec2 hn = head_norm[j];
                 alpha_acc[j] += exp(FloatRef(zb).v[j * call.z_stride + t] - hn.x) * hn.y;
             }
         }
+        slot += subgroupBallotBitCount(take_ballot);
     }
 
     const uint64_t ab = call.alpha + uint64_t(head) * GROUP * 4;

@@ -96,16 +96,16 @@ static uint32_t attend_tile(const sparq_context *ctx, uint32_t dh, uint32_t grou
     return wg;
 }
 
-/* How many splits of the positions each (entry, KV head) gets: enough
- * workgroups to fill the device, whole tiles per split. */
-static void plan_splits(const sparq_context *ctx, uint32_t heads, uint32_t count_max, uint32_t tile,
-                        struct sq_call_info *ci)
+/* How many splits of the positions each (entry, KV head) gets: whole tiles
+ * per split, at most SQ_MAX_SPLITS (fewer on CPU devices). The plan depends
+ * on the positions alone, never on how many heads or slots share the call,
+ * so a batch sharded by KV heads over several contexts (tensor parallelism)
+ * gives bit-identical results to one context holding every head. */
+static void plan_splits(const sparq_context *ctx, uint32_t count_max, uint32_t tile, struct sq_call_info *ci)
 {
-    const uint32_t target = ctx->info.type == SPARQ_DEVICE_TYPE_CPU ? 16u : 1024u;
+    const uint32_t max_splits = ctx->info.type == SPARQ_DEVICE_TYPE_CPU ? 4u : 64u;
     uint32_t tiles = div_up(count_max, tile);
-    uint32_t splits = div_up(target, heads);
-    if (splits > tiles)
-        splits = tiles;
+    uint32_t splits = tiles < max_splits ? tiles : max_splits;
     if (splits < 1)
         splits = 1;
     ci->split_len = div_up(tiles, splits) * tile;
@@ -164,7 +164,7 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
                        "attend: head_dim %u with %u query heads per KV head needs more shared memory than %s has "
                        "(%u bytes)",
                        dh, g, ctx->info.name, ctx->limits.maxComputeSharedMemorySize);
-    plan_splits(ctx, n * c->n_kv_heads, p->sparq ? k_max : s_max, tile, &ci);
+    plan_splits(ctx, p->sparq ? k_max : s_max, tile, &ci);
     layout L = plan_layout(c, n, g, &ci, p->sparq);
 
     sparq_status st;

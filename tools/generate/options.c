@@ -159,7 +159,7 @@ int options_parse(options *opt, int argc, char **argv)
             return -1;
         }
         const char *v = argv[++i];
-        uint32_t u;
+        uint32_t u = 0;
         int rc = 0;
         if (!strcmp(a, "--model"))
             opt->model_path = v;

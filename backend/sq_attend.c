@@ -1,8 +1,9 @@
 /*
  * One decode step of attention: uploads q and the per-slot parameters,
  * records the kernels with a barrier between each, and reads the output back.
- *   dense: attend_dense -> attend_merge_dense                  (2 dispatches)
- *   SparQ: sparq_score -> sparq_select -> attend_sparse -> attend_merge_sparse
+ *   dense: attend_dense -> attend_merge_dense                             (2 dispatches)
+ *   SparQ: sparq_score -> sparq_rank x 6 phases -> attend_sparse -> attend_merge_sparse (9)
+ * With stats, a timestamp after each stage (score, rank, attend, merge).
  */
 #include "sparq_shaders.h"
 #include "sq_cache.h"
@@ -51,7 +52,7 @@ void sq_resolve_sparq(uint32_t head_dim, uint32_t S, uint32_t r, uint32_t k, uin
 /* Byte offsets of the regions of one call's device scratch. */
 typedef struct layout {
     VkDeviceSize up_bytes; /* call info + entries + q: uploaded as one copy */
-    VkDeviceSize q, z, stats, keys, sel, alpha, part_ml, part_acc, out, total;
+    VkDeviceSize q, z, stats, keys, sel, alpha, part_ml, part_acc, out, hist, counts, alpha_part, total;
     VkDeviceSize out_bytes, sel_bytes, alpha_bytes;
 } layout;
 
@@ -72,6 +73,9 @@ static layout plan_layout(const sparq_cache *c, uint32_t n, uint32_t group, cons
     REGION(part_ml, heads * ci->splits * group * 8);
     REGION(part_acc, heads * ci->splits * group * c->head_dim * sizeof(float));
     REGION(out, qo_bytes);
+    REGION(hist, sparq ? heads * 4 * 256 * sizeof(uint32_t) : 0);
+    REGION(counts, sparq ? heads * ci->score_chunks * 2 * sizeof(uint32_t) : 0);
+    REGION(alpha_part, sparq ? heads * ci->score_chunks * group * sizeof(float) : 0);
 #undef REGION
     L.total = at;
     L.out_bytes = qo_bytes;
@@ -184,6 +188,9 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     ci.part_ml = dev + L.part_ml;
     ci.part_acc = dev + L.part_acc;
     ci.out = dev + L.out;
+    ci.hist = dev + L.hist;
+    ci.counts = dev + L.counts;
+    ci.alpha_part = dev + L.alpha_part;
     char *up = c->upload.map;
     memcpy(up, &ci, sizeof ci);
     struct sq_entry *entries = (struct sq_entry *)(up + SQ_CALL_INFO_BYTES);
@@ -201,16 +208,11 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
         memcpy(up + L.q, p->q, q_elems * sizeof(float));
 
     /* Pipelines (built on first use). */
-    const uint32_t select_wg = ctx->limits.maxComputeWorkGroupInvocations >= 1024 &&
-                                       ctx->info.type != SPARQ_DEVICE_TYPE_CPU
-                                   ? 1024u
-                                   : 256u;
-    VkPipeline score = VK_NULL_HANDLE, select = VK_NULL_HANDLE, attend, merge;
+    VkPipeline score = VK_NULL_HANDLE, rank = VK_NULL_HANDLE, attend, merge;
     const char *storage = f16 ? "f16" : "f32";
     if (p->sparq) {
         if ((st = kernel_pipeline(ctx, "sparq_score", storage, SQ_SCORE_WG, dh, g, 0, &score)) != SPARQ_SUCCESS ||
-            (st = kernel_pipeline(ctx, "sparq_select", NULL, select_wg, dh, g, SQ_SCORE_CHUNK, &select)) !=
-                SPARQ_SUCCESS)
+            (st = kernel_pipeline(ctx, "sparq_rank", NULL, SQ_SCORE_WG, dh, g, 0, &rank)) != SPARQ_SUCCESS)
             return st;
     }
     /* Lanes that share a K row: a power of two <= both the row's 16-byte
@@ -221,7 +223,7 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     if ((st = kernel_pipeline(ctx, p->sparq ? "attend_sparse" : "attend_dense", storage, tile, dh, g, kl, &attend)) !=
             SPARQ_SUCCESS ||
         (st = get_pipeline(ctx, p->sparq ? SPARQ_SHADER_ATTEND_MERGE_SPARSE : SPARQ_SHADER_ATTEND_MERGE_DENSE,
-                           SQ_MERGE_WG, dh, g, 0, &merge)) != SPARQ_SUCCESS)
+                           SQ_MERGE_WG, dh, g, SQ_SCORE_CHUNK, &merge)) != SPARQ_SUCCESS)
         return st;
 
     /* Record. */
@@ -230,6 +232,8 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     sq_stream *s = &c->stream;
     VkBufferCopy copy_up = {.srcOffset = 0, .dstOffset = 0, .size = L.up_bytes};
     ctx->vk.vkCmdCopyBuffer(s->cmd, c->upload.buffer, c->scratch.buffer, 1, &copy_up);
+    if (p->sparq) /* sparq_rank adds into its histograms */
+        ctx->vk.vkCmdFillBuffer(s->cmd, c->scratch.buffer, L.hist, L.counts - L.hist, 0);
     sq_stream_barrier(ctx, s);
     if (p->stats)
         sq_stream_timestamp(ctx, s, 0);
@@ -245,25 +249,31 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
         .scale = p->scale,
         .flags = (p->flags & SPARQ_ATTEND_NO_MEAN_REALLOCATION) ? SQ_FLAG_NO_REALLOC : 0u,
     };
-    /* With stats, a timestamp after each dispatch gives the per-kernel split. */
-    uint32_t dispatches = 0;
+    /* With stats, a timestamp after each stage gives the per-kernel split. */
+    uint32_t stages = 0;
     if (p->sparq) {
         sq_stream_dispatch(ctx, s, score, &push, ci.score_chunks, c->n_kv_heads, n);
         if (p->stats)
-            sq_stream_timestamp(ctx, s, ++dispatches);
+            sq_stream_timestamp(ctx, s, ++stages);
         sq_stream_barrier(ctx, s);
-        sq_stream_dispatch(ctx, s, select, &push, c->n_kv_heads, n, 1);
+        for (uint32_t phase = 0; phase < SQ_RANK_PHASES; phase++) {
+            push.span = phase;
+            sq_stream_dispatch(ctx, s, rank, &push, ci.score_chunks, c->n_kv_heads, n);
+            if (phase + 1 < SQ_RANK_PHASES)
+                sq_stream_barrier(ctx, s);
+        }
+        push.span = 0;
         if (p->stats)
-            sq_stream_timestamp(ctx, s, ++dispatches);
+            sq_stream_timestamp(ctx, s, ++stages);
         sq_stream_barrier(ctx, s);
     }
     sq_stream_dispatch(ctx, s, attend, &push, ci.splits, c->n_kv_heads, n);
     if (p->stats)
-        sq_stream_timestamp(ctx, s, ++dispatches);
+        sq_stream_timestamp(ctx, s, ++stages);
     sq_stream_barrier(ctx, s);
     sq_stream_dispatch(ctx, s, merge, &push, g, c->n_kv_heads, n);
     if (p->stats)
-        sq_stream_timestamp(ctx, s, ++dispatches);
+        sq_stream_timestamp(ctx, s, ++stages);
     sq_stream_barrier(ctx, s);
 
     VkBufferCopy down[3];
@@ -303,11 +313,12 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     if (p->sparq && p->alpha)
         memcpy(p->alpha, rb + L.out_bytes + L.sel_bytes, L.alpha_bytes);
     if (p->stats) {
-        sparq_attend_stats stats = {.struct_size = p->stats->struct_size, .dispatches = dispatches};
+        sparq_attend_stats stats = {.struct_size = p->stats->struct_size,
+                                    .dispatches = p->sparq ? 3 + SQ_RANK_PHASES : 2};
         stats.host_ns = t_recorded - t_start;
-        if ((st = sq_stream_intervals_ns(ctx, s, dispatches, stats.dispatch_ns)) != SPARQ_SUCCESS)
+        if ((st = sq_stream_intervals_ns(ctx, s, stages, stats.dispatch_ns)) != SPARQ_SUCCESS)
             return st;
-        for (uint32_t i = 0; i < dispatches; i++)
+        for (uint32_t i = 0; i < stages; i++)
             stats.gpu_ns += stats.dispatch_ns[i];
         size_t size = p->stats->struct_size < sizeof stats ? p->stats->struct_size : sizeof stats;
         memcpy(p->stats, &stats, size);

@@ -40,12 +40,13 @@ static_assert(sizeof(struct sq_entry) == 48, "Entry: must match shaders/common.g
 /* struct CallInfo; entries follow at SQ_CALL_INFO_BYTES */
 struct sq_call_info {
     uint64_t q, z, stats, keys, sel, alpha, part_ml, part_acc, out;
+    uint64_t hist, counts, alpha_part;
     uint32_t z_stride, k_stride, score_chunks, splits, split_len;
-    uint32_t pad[9]; /* to SQ_CALL_INFO_BYTES */
+    uint32_t pad[3]; /* to SQ_CALL_INFO_BYTES */
 };
 #define SQ_CALL_INFO_BYTES 128u
 static_assert(sizeof(struct sq_call_info) == SQ_CALL_INFO_BYTES, "CallInfo: must match shaders/common.glsl");
-static_assert(offsetof(struct sq_call_info, z_stride) == 72, "CallInfo layout");
+static_assert(offsetof(struct sq_call_info, z_stride) == 96, "CallInfo layout");
 
 /* Flags shared with the kernels */
 #define SQ_FLAG_NO_REALLOC 1u
@@ -55,8 +56,9 @@ static_assert(offsetof(struct sq_call_info, z_stride) == 72, "CallInfo layout");
  * kernels' 4-wide loads of Kt rows stay aligned and in bounds. */
 #define SQ_CAPACITY_ALIGN 64u
 
-/* Positions per workgroup of sparq_score (4 per thread, 256 threads). */
+/* Positions per workgroup of sparq_score and sparq_rank (4 per thread, 256 threads). */
 #define SQ_SCORE_WG 256u
 #define SQ_SCORE_CHUNK (SQ_SCORE_WG * 4u)
+#define SQ_RANK_PHASES 6u
 
 #endif

@@ -58,8 +58,18 @@ void main()
     }
     y /= l_all;
 #ifdef SPARSE
+    // alpha: the chunks' shares from sparq_rank, added in chunk order; 1 by
+    // definition when every position was chosen or reallocation is off.
+    float alpha = 1.0;
+    if ((pc.flags & FLAG_NO_REALLOC) == 0 && ent.k < ent.len) {
+        alpha = 0.0;
+        const uint n_chunks = (ent.len + PARAM - 1) / PARAM; // PARAM: positions per rank chunk
+        for (uint x = 0; x < n_chunks; x++)
+            alpha += FloatRef(call.alpha_part).v[(head * call.score_chunks + x) * GROUP + j];
+    }
+    if (lane == 0)
+        FloatRef(call.alpha).v[head * GROUP + j] = alpha;
     if ((pc.flags & FLAG_NO_REALLOC) == 0) {
-        const float alpha = FloatRef(call.alpha).v[head * GROUP + j];
         const vec4 vbar = Vec4Ref(pc.vsum_addr).v[((ent.slot * pc.n_kv_heads + kv) * HEAD_DIM >> 2) + lane] / float(ent.len);
         y = alpha * y + (1.0 - alpha) * vbar;
     }

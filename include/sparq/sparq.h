@@ -269,7 +269,9 @@ typedef struct sparq_attend_stats {
     uint32_t dispatches;  /* out: compute dispatches recorded */
     uint64_t gpu_ns;      /* out: GPU time of the attention work (timestamps around it) */
     uint64_t host_ns;     /* out: host time from entry until the work was submitted */
-    uint64_t dispatch_ns[4]; /* out: GPU time of each dispatch in order; 0 past `dispatches` */
+    /* out: GPU time of each stage, in order. Dense: attend, merge (then 0, 0).
+     * SparQ: approximate scores, selection, attend, merge. */
+    uint64_t dispatch_ns[4];
 } sparq_attend_stats;
 
 /* One decode step of attention for n_slots sequences, one query token each:

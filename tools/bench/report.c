@@ -72,8 +72,8 @@ static void print_step(FILE *f, const run_header *h, const config_result *r, con
         fprintf(f, " %7s %6s %9s", "", "", "");
     fprintf(f, " %8.1f %4u%s\n", s->host_us.median, s->dispatches, s->wall_clock_only ? " (wall clock)" : "");
     if (s->dispatches > 0 && !s->wall_clock_only) {
-        fprintf(f, "%-10s   per dispatch (us):", "");
-        for (uint32_t d = 0; d < s->dispatches && d < 4; d++)
+        fprintf(f, "%-10s   per stage (us):", "");
+        for (uint32_t d = 0; d < 4 && s->dispatch_us[d] > 0.0; d++)
             fprintf(f, " %.1f", s->dispatch_us[d]);
         fprintf(f, "\n");
     }

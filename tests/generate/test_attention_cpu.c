@@ -2,7 +2,8 @@
  * The host's CPU attention (used by --cpu-attention and as the plugin's
  * yardstick in the forward-pass tests) against the project's float64
  * oracle, on fresh structured random inputs: dense, SparQ with and without
- * mean reallocation, the ABI defaults, and k >= S.
+ * mean reallocation, the ABI defaults, and k >= S; each through one slot of
+ * a multi-slot cache whose other slots and layers hold other data.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -33,7 +34,7 @@ static void run_case(const attn_case *c, sparq_ref_rng *rng)
 {
     const uint32_t dh = c->head_dim, g = c->n_head / c->n_head_kv, S = c->length;
     attention_config cfg = {
-        .n_layer = 2, .n_head = c->n_head, .n_head_kv = c->n_head_kv, .head_dim = dh, .capacity = S + 3,
+        .n_layer = 2, .n_head = c->n_head, .n_head_kv = c->n_head_kv, .head_dim = dh, .capacity = S + 3, .n_seqs = 3,
         .storage = STORAGE_F32, .mode = c->mode, .r = c->r, .k = c->k, .l = c->l, .no_realloc = c->no_realloc,
     };
     char err[256];
@@ -44,22 +45,36 @@ static void run_case(const attn_case *c, sparq_ref_rng *rng)
     assert_int_equal(sparq_ref_kv_model_init(&kvm, rng, c->n_head_kv, dh), 0);
     size_t row = (size_t)c->n_head_kv * dh;
     float *k = malloc((size_t)S * row * sizeof(float)), *v = malloc((size_t)S * row * sizeof(float));
-    float *q = malloc((size_t)c->n_head * dh * sizeof(float)), *out = malloc((size_t)c->n_head * dh * sizeof(float));
+    const size_t q_len = (size_t)c->n_head * dh;
+    float *q = malloc(2 * q_len * sizeof(float)), *out = malloc(2 * q_len * sizeof(float));
+    float *kpair = malloc(2 * row * sizeof(float)), *vpair = malloc(2 * row * sizeof(float));
     float *kh = malloc((size_t)S * dh * sizeof(float)), *vh = malloc((size_t)S * dh * sizeof(float));
     double *want = malloc((size_t)g * dh * sizeof(double));
-    assert_true(k && v && q && out && kh && vh && want);
+    assert_true(k && v && q && out && kh && vh && want && kpair && vpair);
     sparq_ref_fill_keys(&kvm, rng, k, S);
     sparq_ref_fill_values(&kvm, rng, v, S);
     sparq_ref_fill_queries(&kvm, rng, q, 1, c->n_head, c->focus);
 
-    /* Layer 1 gets the data; layer 0 gets other data, which must not leak in. */
+    memcpy(q + q_len, q, q_len * sizeof(float));
+
+    /* Slot 2 of layer 1 gets the data; slot 0 of layer 1 (appended in the
+     * same call) and slot 2 of layer 0 get other data, which must not leak in. */
+    const uint32_t data_slot = 2, pair_slots[2] = {data_slot, 0}, attend_slots[2] = {0, data_slot};
     for (uint32_t t = 0; t < S; t++) {
-        assert_int_equal(a->ops->append(a, 0, v + (size_t)t * row, k + (size_t)t * row), 0);
-        assert_int_equal(a->ops->append(a, 1, k + (size_t)t * row, v + (size_t)t * row), 0);
+        const float *kt = k + (size_t)t * row, *vt = v + (size_t)t * row;
+        assert_int_equal(a->ops->append(a, 0, 1, &data_slot, vt, kt), 0);
+        memcpy(kpair, kt, row * sizeof(float));
+        memcpy(kpair + row, vt, row * sizeof(float));
+        memcpy(vpair, vt, row * sizeof(float));
+        memcpy(vpair + row, kt, row * sizeof(float));
+        assert_int_equal(a->ops->append(a, 1, 2, pair_slots, kpair, vpair), 0);
     }
-    for (size_t i = 0; i < (size_t)c->n_head * dh; i++)
+    for (size_t i = 0; i < 2 * q_len; i++)
         out[i] = NAN;
-    assert_int_equal(a->ops->attend(a, 1, q, out), 0);
+    assert_int_equal(a->ops->attend(a, 1, 2, attend_slots, q, out), 0);
+    for (size_t i = 0; i < q_len; i++)
+        assert_false(isnan(out[i])); /* the other slot's row was written too */
+    out += q_len; /* slot 2's row */
 
     for (uint32_t h = 0; h < c->n_head_kv; h++) {
         for (uint32_t t = 0; t < S; t++) {
@@ -84,7 +99,7 @@ static void run_case(const attn_case *c, sparq_ref_rng *rng)
                          sparq_ref_focus_name(c->focus), h, i, (double)got, want[i]);
         }
     }
-    free(k), free(v), free(q), free(out), free(kh), free(vh), free(want);
+    free(k), free(v), free(q), free(out - q_len), free(kh), free(vh), free(want), free(kpair), free(vpair);
     sparq_ref_kv_model_free(&kvm);
     a->ops->destroy(a);
 }
@@ -121,13 +136,16 @@ static void full_cache_is_an_error(void **state)
     float kv[8] = {1, 2, 3, 4, 5, 6, 7, 8}, q[16], out[16];
     for (int i = 0; i < 16; i++)
         q[i] = (float)i * 0.1f;
-    assert_int_equal(a->ops->attend(a, 0, q, out), -1); /* empty */
+    const uint32_t slot = 0, bad_slot = 1;
+    assert_int_equal(a->ops->attend(a, 0, 1, &slot, q, out), -1); /* empty */
     assert_non_null(strstr(a->error, "empty"));
-    assert_int_equal(a->ops->append(a, 0, kv, kv), 0);
-    assert_int_equal(a->ops->append(a, 0, kv, kv), 0);
-    assert_int_equal(a->ops->append(a, 0, kv, kv), -1);
+    assert_int_equal(a->ops->append(a, 0, 1, &bad_slot, kv, kv), -1); /* one slot only */
+    assert_non_null(strstr(a->error, "outside"));
+    assert_int_equal(a->ops->append(a, 0, 1, &slot, kv, kv), 0);
+    assert_int_equal(a->ops->append(a, 0, 1, &slot, kv, kv), 0);
+    assert_int_equal(a->ops->append(a, 0, 1, &slot, kv, kv), -1);
     assert_non_null(strstr(a->error, "full"));
-    assert_int_equal(a->ops->attend(a, 0, q, out), 0);
+    assert_int_equal(a->ops->attend(a, 0, 1, &slot, q, out), 0);
     /* Two equal rows: the output is that row (rounded to f16 storage). */
     for (int i = 0; i < 16; i++)
         assert_float_equal(out[i], kv[i % 8], 1e-6);

@@ -1,7 +1,8 @@
 /*
  * attention.h - where the forward pass sends its attention: the plugin
  * (through the ABI, as a runtime would) or a CPU implementation inside this
- * program. One KV cache per layer, one sequence.
+ * program. One KV cache per layer with n_seqs sequence slots, so several
+ * sequences can be decoded together, one token per slot per step.
  */
 #ifndef SPARQ_GENERATE_ATTENTION_H
 #define SPARQ_GENERATE_ATTENTION_H
@@ -24,7 +25,8 @@ typedef struct attention_config {
     uint32_t n_head;
     uint32_t n_head_kv;
     uint32_t head_dim;
-    uint32_t capacity; /* positions per layer cache */
+    uint32_t capacity; /* positions per slot of each layer cache */
+    uint32_t n_seqs;   /* sequence slots per layer cache (0 = 1) */
     attention_storage storage;
     attention_mode mode;
     uint32_t r, k, l;  /* SparQ; 0 = the plugin's defaults */
@@ -42,13 +44,16 @@ typedef struct attention_config {
 typedef struct attention attention;
 
 typedef struct attention_ops {
-    /* Empties every layer's cache. */
+    /* Empties every slot of every layer's cache. */
     int (*reset)(attention *a);
-    /* Appends one position to layer `layer`: k, v are [n_head_kv][head_dim]
-     * (k after rope). */
-    int (*append)(attention *a, uint32_t layer, const float *k, const float *v);
-    /* out[n_head][head_dim] = attention of q[n_head][head_dim] over the layer's cache. */
-    int (*attend)(attention *a, uint32_t layer, const float *q, float *out);
+    /* Appends one position to each of the n_slots distinct slots `slots` of
+     * layer `layer`: k, v are [n_slots][n_head_kv][head_dim] (k after rope). */
+    int (*append)(attention *a, uint32_t layer, uint32_t n_slots, const uint32_t *slots, const float *k,
+                  const float *v);
+    /* out[s][n_head][head_dim] = attention of q[s][n_head][head_dim] over
+     * slot slots[s] of the layer's cache, for s < n_slots. */
+    int (*attend)(attention *a, uint32_t layer, uint32_t n_slots, const uint32_t *slots, const float *q,
+                  float *out);
     /* Switches between dense and SparQ and changes r, k, l (caches kept). */
     int (*set_mode)(attention *a, attention_mode mode, uint32_t r, uint32_t k, uint32_t l, int no_realloc);
     void (*destroy)(attention *a);

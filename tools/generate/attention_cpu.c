@@ -29,7 +29,7 @@ typedef struct ranked {
 
 typedef struct cpu_attention {
     attention base;
-    cpu_layer *layers;
+    cpu_layer *layers; /* [n_layer][n_seqs]: one per slot of each layer */
     /* Scratch for one KV head. */
     double *probs;  /* [group][capacity]: approximate (SparQ) probabilities */
     double *rho;    /* [capacity] */
@@ -49,31 +49,54 @@ static int cpu_reset(attention *a)
 {
     cpu_attention *c = (cpu_attention *)a;
     const attention_config *cfg = &a->config;
-    for (uint32_t i = 0; i < cfg->n_layer; i++) {
+    for (size_t i = 0; i < (size_t)cfg->n_layer * cfg->n_seqs; i++) {
         c->layers[i].len = 0;
         memset(c->layers[i].vsum, 0, (size_t)cfg->n_head_kv * cfg->head_dim * sizeof(double));
     }
     return 0;
 }
 
-static int cpu_append(attention *a, uint32_t layer, const float *k, const float *v)
+/* The cache of one slot of one layer, or NULL (with the error set) for a bad slot. */
+static cpu_layer *slot_cache(cpu_attention *c, uint32_t layer, uint32_t slot)
+{
+    const attention_config *cfg = &c->base.config;
+    if (slot >= cfg->n_seqs) {
+        snprintf(c->base.error, sizeof c->base.error, "layer %u: slot %u is outside the %u slot(s)", layer, slot,
+                 cfg->n_seqs);
+        return NULL;
+    }
+    return &c->layers[(size_t)layer * cfg->n_seqs + slot];
+}
+
+static int cpu_append(attention *a, uint32_t layer, uint32_t n_slots, const uint32_t *slots, const float *k,
+                      const float *v)
 {
     cpu_attention *c = (cpu_attention *)a;
     const attention_config *cfg = &a->config;
-    cpu_layer *L = &c->layers[layer];
-    if (L->len >= cfg->capacity) {
-        snprintf(a->error, sizeof a->error, "layer %u: the cache is full (%u positions)", layer, cfg->capacity);
-        return -1;
+    /* All or nothing, as the plugin does: check every slot first. */
+    for (uint32_t s = 0; s < n_slots; s++) {
+        const cpu_layer *L = slot_cache(c, layer, slots[s]);
+        if (!L)
+            return -1;
+        if (L->len >= cfg->capacity) {
+            snprintf(a->error, sizeof a->error, "layer %u slot %u: the cache is full (%u positions)", layer, slots[s],
+                     cfg->capacity);
+            return -1;
+        }
     }
     double t0 = now_seconds();
     size_t row = (size_t)cfg->n_head_kv * cfg->head_dim;
-    float *kd = L->k + (size_t)L->len * row, *vd = L->v + (size_t)L->len * row;
-    for (size_t i = 0; i < row; i++) {
-        kd[i] = cfg->storage == STORAGE_F16 ? half_round(k[i]) : k[i];
-        vd[i] = cfg->storage == STORAGE_F16 ? half_round(v[i]) : v[i];
-        L->vsum[i] += vd[i];
+    for (uint32_t s = 0; s < n_slots; s++) {
+        cpu_layer *L = slot_cache(c, layer, slots[s]);
+        const float *ks = k + (size_t)s * row, *vs = v + (size_t)s * row;
+        float *kd = L->k + (size_t)L->len * row, *vd = L->v + (size_t)L->len * row;
+        for (size_t i = 0; i < row; i++) {
+            kd[i] = cfg->storage == STORAGE_F16 ? half_round(ks[i]) : ks[i];
+            vd[i] = cfg->storage == STORAGE_F16 ? half_round(vs[i]) : vs[i];
+            L->vsum[i] += vd[i];
+        }
+        L->len++;
     }
-    L->len++;
     a->seconds += now_seconds() - t0;
     return 0;
 }
@@ -239,19 +262,29 @@ static void attend_group(cpu_attention *c, const cpu_layer *L, uint32_t kvh, con
     }
 }
 
-static int cpu_attend(attention *a, uint32_t layer, const float *q, float *out)
+static int cpu_attend(attention *a, uint32_t layer, uint32_t n_slots, const uint32_t *slots, const float *q,
+                      float *out)
 {
     cpu_attention *c = (cpu_attention *)a;
     const attention_config *cfg = &a->config;
-    const cpu_layer *L = &c->layers[layer];
-    if (L->len == 0) {
-        snprintf(a->error, sizeof a->error, "layer %u: attend on an empty cache", layer);
-        return -1;
+    for (uint32_t s = 0; s < n_slots; s++) {
+        const cpu_layer *L = slot_cache(c, layer, slots[s]);
+        if (!L)
+            return -1;
+        if (L->len == 0) {
+            snprintf(a->error, sizeof a->error, "layer %u slot %u: attend on an empty cache", layer, slots[s]);
+            return -1;
+        }
     }
     double t0 = now_seconds();
     uint32_t g = cfg->n_head / cfg->n_head_kv;
-    for (uint32_t h = 0; h < cfg->n_head_kv; h++)
-        attend_group(c, L, h, q + (size_t)h * g * cfg->head_dim, out + (size_t)h * g * cfg->head_dim);
+    size_t q_row = (size_t)cfg->n_head * cfg->head_dim;
+    for (uint32_t s = 0; s < n_slots; s++) {
+        const cpu_layer *L = slot_cache(c, layer, slots[s]);
+        for (uint32_t h = 0; h < cfg->n_head_kv; h++)
+            attend_group(c, L, h, q + s * q_row + (size_t)h * g * cfg->head_dim,
+                         out + s * q_row + (size_t)h * g * cfg->head_dim);
+    }
     a->seconds += now_seconds() - t0;
     return 0;
 }
@@ -272,7 +305,7 @@ static void cpu_destroy(attention *a)
     if (!c)
         return;
     if (c->layers)
-        for (uint32_t i = 0; i < a->config.n_layer; i++) {
+        for (size_t i = 0; i < (size_t)a->config.n_layer * a->config.n_seqs; i++) {
             free(c->layers[i].k);
             free(c->layers[i].v);
             free(c->layers[i].vsum);
@@ -307,24 +340,27 @@ attention *attention_cpu_create(const attention_config *config, char *err, size_
     c->base.config = *cfg;
     c->base.config.device = NULL;
     c->base.config.plugin_path = NULL;
+    if (c->base.config.n_seqs == 0)
+        c->base.config.n_seqs = 1;
+    const size_t n_caches = (size_t)cfg->n_layer * c->base.config.n_seqs;
     uint32_t g = cfg->n_head / cfg->n_head_kv;
     size_t row = (size_t)cfg->n_head_kv * cfg->head_dim;
-    c->layers = calloc(cfg->n_layer, sizeof *c->layers);
+    c->layers = calloc(n_caches, sizeof *c->layers);
     c->probs = malloc((size_t)g * cfg->capacity * sizeof(double));
     c->rho = malloc((size_t)cfg->capacity * sizeof(double));
     c->cand = malloc((size_t)cfg->capacity * sizeof(ranked));
     c->sel = malloc((size_t)cfg->capacity * sizeof(uint32_t));
     c->logits = malloc((size_t)cfg->capacity * sizeof(double));
     int ok = c->layers && c->probs && c->rho && c->cand && c->sel && c->logits;
-    for (uint32_t i = 0; ok && i < cfg->n_layer; i++) {
+    for (size_t i = 0; ok && i < n_caches; i++) {
         c->layers[i].k = malloc((size_t)cfg->capacity * row * sizeof(float));
         c->layers[i].v = malloc((size_t)cfg->capacity * row * sizeof(float));
         c->layers[i].vsum = calloc(row, sizeof(double));
         ok = c->layers[i].k && c->layers[i].v && c->layers[i].vsum;
     }
     if (!ok) {
-        snprintf(err, err_size, "CPU attention: out of memory for %u layers of %u positions", cfg->n_layer,
-                 cfg->capacity);
+        snprintf(err, err_size, "CPU attention: out of memory for %u layers of %u slot(s) of %u positions",
+                 cfg->n_layer, c->base.config.n_seqs, cfg->capacity);
         cpu_destroy(&c->base);
         return NULL;
     }

@@ -1,7 +1,7 @@
 /*
  * attention_plugin.c - attention through the sparq-vk plugin, reached the
  * way any runtime reaches it: dlopen, the one exported entry point, the
- * function table. One cache per layer with a single sequence slot.
+ * function table. One cache per layer with n_seqs sequence slots.
  */
 #include "attention.h"
 
@@ -48,22 +48,23 @@ static int report(plugin_attention *p, const char *call, uint32_t layer, sparq_s
 static int plugin_reset(attention *a)
 {
     plugin_attention *p = (plugin_attention *)a;
-    for (uint32_t i = 0; i < a->config.n_layer; i++) {
-        sparq_status s = p->api->cache_reset(p->caches[i], 0);
-        if (s != SPARQ_SUCCESS)
-            return report(p, "cache_reset", i, s);
-    }
+    for (uint32_t i = 0; i < a->config.n_layer; i++)
+        for (uint32_t slot = 0; slot < a->config.n_seqs; slot++) {
+            sparq_status s = p->api->cache_reset(p->caches[i], slot);
+            if (s != SPARQ_SUCCESS)
+                return report(p, "cache_reset", i, s);
+        }
     return 0;
 }
 
-static int plugin_append(attention *a, uint32_t layer, const float *k, const float *v)
+static int plugin_append(attention *a, uint32_t layer, uint32_t n_slots, const uint32_t *slots, const float *k,
+                         const float *v)
 {
     plugin_attention *p = (plugin_attention *)a;
-    const uint32_t slot = 0;
     sparq_append_desc desc = {
         .struct_size = sizeof desc,
-        .n_slots = 1,
-        .slots = &slot,
+        .n_slots = n_slots,
+        .slots = slots,
         .n_tokens = 1,
         .dtype = SPARQ_DTYPE_F32,
         .k = k,
@@ -75,16 +76,16 @@ static int plugin_append(attention *a, uint32_t layer, const float *k, const flo
     return s == SPARQ_SUCCESS ? 0 : report(p, "cache_append", layer, s);
 }
 
-static int plugin_attend(attention *a, uint32_t layer, const float *q, float *out)
+static int plugin_attend(attention *a, uint32_t layer, uint32_t n_slots, const uint32_t *slots, const float *q,
+                         float *out)
 {
     plugin_attention *p = (plugin_attention *)a;
     const attention_config *cfg = &a->config;
-    const uint32_t slot = 0;
     sparq_attend_desc desc = {
         .struct_size = sizeof desc,
         .mode = cfg->mode == ATTENTION_DENSE ? SPARQ_ATTENTION_DENSE : SPARQ_ATTENTION_SPARQ,
-        .n_slots = 1,
-        .slots = &slot,
+        .n_slots = n_slots,
+        .slots = slots,
         .n_heads = cfg->n_head,
         .dtype = SPARQ_DTYPE_F32,
         .q = q,
@@ -150,6 +151,8 @@ attention *attention_plugin_create(const attention_config *config, char *err, si
     p->base.config = *config;
     p->base.config.device = NULL; /* not kept: may not outlive this call */
     p->base.config.plugin_path = NULL;
+    if (p->base.config.n_seqs == 0)
+        p->base.config.n_seqs = 1;
     const char *path = config->plugin_path ? config->plugin_path : attention_default_plugin_path();
 
     p->library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -201,7 +204,7 @@ attention *attention_plugin_create(const attention_config *config, char *err, si
     for (uint32_t i = 0; i < config->n_layer; i++) {
         sparq_cache_desc desc = {
             .struct_size = sizeof desc,
-            .n_seqs = 1,
+            .n_seqs = p->base.config.n_seqs,
             .n_kv_heads = config->n_head_kv,
             .head_dim = config->head_dim,
             .capacity = config->capacity,

@@ -51,10 +51,16 @@ int command_compare(const options *opt)
         fprintf(stderr, "sparq-generate: %s\n", err);
         goto done;
     }
-    uint32_t ctx = s.capacity, dh = s.model.hp.head_dim;
+    uint32_t ctx = s.capacity;
+    uint32_t batch = eval_batch_size(opt->batch, eval_window_count(n_tokens, ctx, opt->windows));
+    if (session_start(&s, &dense_opt, batch, err, sizeof err)) {
+        fprintf(stderr, "sparq-generate: %s\n", err);
+        goto done;
+    }
+    uint32_t dh = s.model.hp.head_dim;
     uint32_t n_windows = eval_window_count(n_tokens, ctx, opt->windows);
-    fprintf(stderr, "attention: %s; text %s: %zu tokens; %u window(s) of up to %u tokens\n", s.attn->description,
-            opt->text_path, n_tokens, n_windows, ctx);
+    fprintf(stderr, "attention: %s; text %s: %zu tokens; %u window(s) of up to %u tokens, %u at a time\n",
+            s.attn->description, opt->text_path, n_tokens, n_windows, ctx, batch);
 
     if (eval_windows(&s, tokens, n_tokens, ctx, opt->windows, "dense", 1, &dense, err, sizeof err)) {
         fprintf(stderr, "sparq-generate: %s\n", err);

@@ -53,8 +53,9 @@ int command_generate(const options *opt)
 {
     char err[1024];
     session s;
-    if (session_open(&s, opt, 0, err, sizeof err)) {
+    if (session_open(&s, opt, 0, err, sizeof err) || session_start(&s, opt, 1, err, sizeof err)) {
         fprintf(stderr, "sparq-generate: %s\n", err);
+        session_close(&s);
         return 1;
     }
     uint32_t *prompt = NULL;
@@ -90,13 +91,13 @@ int command_generate(const options *opt)
 
     uint64_t rng = opt->seed;
     uint32_t n_generated = 0;
-    while (n_generated < opt->n_predict && s.state.pos < s.capacity) {
+    while (n_generated < opt->n_predict && s.state.pos[0] < s.capacity) {
         uint32_t next = sample(s.state.logits, s.model.hp.n_vocab, opt->temperature, &rng);
         if (next == s.tok.eos_id)
             break;
         print_token(&s, next);
         n_generated++;
-        if (s.state.pos == s.capacity)
+        if (s.state.pos[0] == s.capacity)
             break;
         if (llama_forward(&s.state, next, err, sizeof err)) {
             fprintf(stderr, "\nsparq-generate: %s\n", err);

@@ -25,8 +25,14 @@ int command_perplexity(const options *opt)
         goto done;
     }
     uint32_t ctx = s.capacity;
-    fprintf(stderr, "attention: %s, %s; text %s: %zu bytes, %zu tokens; windows of %u tokens\n",
-            s.attn->description, opt->mode == ATTENTION_DENSE ? "dense" : "SparQ", opt->text_path, len, n_tokens, ctx);
+    uint32_t batch = eval_batch_size(opt->batch, eval_window_count(n_tokens, ctx, opt->windows));
+    if (session_start(&s, opt, batch, err, sizeof err)) {
+        fprintf(stderr, "sparq-generate: %s\n", err);
+        goto done;
+    };
+    fprintf(stderr, "attention: %s, %s; text %s: %zu bytes, %zu tokens; windows of %u tokens, %u at a time\n",
+            s.attn->description, opt->mode == ATTENTION_DENSE ? "dense" : "SparQ", opt->text_path, len, n_tokens, ctx,
+            batch);
     if (eval_windows(&s, tokens, n_tokens, ctx, opt->windows, "perplexity", 0, &res, err, sizeof err)) {
         fprintf(stderr, "sparq-generate: %s\n", err);
         goto done;

@@ -2,7 +2,7 @@
  * llama_forward.c - the Llama block: RMSNorm, Q/K/V projections, rotary
  * embedding (llama.cpp's "normal" mode: adjacent pairs), attention,
  * output projection, RMSNorm, SwiGLU MLP; then the final norm and the
- * vocabulary projection.
+ * vocabulary projection, for a batch of tokens of different sequences.
  */
 #include "llama_forward.h"
 
@@ -43,26 +43,29 @@ int llama_state_init(llama_state *st, const llama_model *model, attention *attn,
     const llama_hparams *hp = &model->hp;
     st->model = model;
     st->attn = attn;
+    const size_t B = attn->config.n_seqs ? attn->config.n_seqs : 1;
+    st->n_slots = (uint32_t)B;
     uint32_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
     uint32_t max_in = hp->n_embd > q_dim ? hp->n_embd : q_dim;
     if (hp->n_ff > max_in)
         max_in = hp->n_ff;
     if (matvec_ctx_init(&st->mv, pool, max_in))
         return -1;
+    st->pos = calloc(B, sizeof *st->pos);
     st->rope_freq = malloc((hp->n_rot / 2 + 1) * sizeof(float));
-    st->x = malloc(hp->n_embd * sizeof(float));
-    st->xn = malloc(hp->n_embd * sizeof(float));
-    st->q = malloc(q_dim * sizeof(float));
-    st->k = malloc(kv_dim * sizeof(float));
-    st->v = malloc(kv_dim * sizeof(float));
-    st->att = malloc(q_dim * sizeof(float));
-    st->proj = malloc(hp->n_embd * sizeof(float));
-    st->gate = malloc(hp->n_ff * sizeof(float));
-    st->up = malloc(hp->n_ff * sizeof(float));
-    st->ffn_out = malloc(hp->n_embd * sizeof(float));
-    st->logits = malloc((size_t)hp->n_vocab * sizeof(float));
-    if (!st->rope_freq || !st->x || !st->xn || !st->q || !st->k || !st->v || !st->att || !st->proj || !st->gate ||
-        !st->up || !st->ffn_out || !st->logits) {
+    st->x = malloc(B * hp->n_embd * sizeof(float));
+    st->xn = malloc(B * hp->n_embd * sizeof(float));
+    st->q = malloc(B * q_dim * sizeof(float));
+    st->k = malloc(B * kv_dim * sizeof(float));
+    st->v = malloc(B * kv_dim * sizeof(float));
+    st->att = malloc(B * q_dim * sizeof(float));
+    st->proj = malloc(B * hp->n_embd * sizeof(float));
+    st->gate = malloc(B * hp->n_ff * sizeof(float));
+    st->up = malloc(B * hp->n_ff * sizeof(float));
+    st->ffn_out = malloc(B * hp->n_embd * sizeof(float));
+    st->logits = malloc(B * hp->n_vocab * sizeof(float));
+    if (!st->pos || !st->rope_freq || !st->x || !st->xn || !st->q || !st->k || !st->v || !st->att || !st->proj ||
+        !st->gate || !st->up || !st->ffn_out || !st->logits) {
         llama_state_free(st);
         return -1;
     }
@@ -74,6 +77,7 @@ int llama_state_init(llama_state *st, const llama_model *model, attention *attn,
 void llama_state_free(llama_state *st)
 {
     matvec_ctx_free(&st->mv);
+    free(st->pos);
     free(st->rope_freq);
     free(st->x);
     free(st->xn);
@@ -91,7 +95,7 @@ void llama_state_free(llama_state *st)
 
 int llama_state_reset(llama_state *st, char *err, size_t err_size)
 {
-    st->pos = 0;
+    memset(st->pos, 0, st->n_slots * sizeof *st->pos);
     if (st->attn->ops->reset(st->attn)) {
         snprintf(err, err_size, "%s", st->attn->error);
         return -1;
@@ -101,50 +105,79 @@ int llama_state_reset(llama_state *st, char *err, size_t err_size)
 
 int llama_forward(llama_state *st, uint32_t token, char *err, size_t err_size)
 {
+    const uint32_t slot = 0;
+    return llama_forward_batch(st, 1, &slot, &token, err, err_size);
+}
+
+int llama_forward_batch(llama_state *st, uint32_t nb, const uint32_t *slots, const uint32_t *tokens, char *err,
+                        size_t err_size)
+{
     const llama_model *m = st->model;
     const llama_hparams *hp = &m->hp;
-    const uint32_t n = hp->n_embd;
-    if (token >= hp->n_vocab) {
-        snprintf(err, err_size, "token %u is outside the vocabulary (%u)", token, hp->n_vocab);
+    const uint32_t n = hp->n_embd, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    if (nb == 0 || nb > st->n_slots) {
+        snprintf(err, err_size, "a step of %u tokens does not fit the %u slot(s)", nb, st->n_slots);
         return -1;
     }
-    weight_row_to_f32(&m->token_embd, token, st->x);
+    for (uint32_t b = 0; b < nb; b++) {
+        if (slots[b] >= st->n_slots) {
+            snprintf(err, err_size, "slot %u is outside the %u slot(s)", slots[b], st->n_slots);
+            return -1;
+        }
+        for (uint32_t c = 0; c < b; c++)
+            if (slots[c] == slots[b]) {
+                snprintf(err, err_size, "slot %u appears twice in one step", slots[b]);
+                return -1;
+            }
+        if (tokens[b] >= hp->n_vocab) {
+            snprintf(err, err_size, "token %u is outside the vocabulary (%u)", tokens[b], hp->n_vocab);
+            return -1;
+        }
+        weight_row_to_f32(&m->token_embd, tokens[b], st->x + (size_t)b * n);
+    }
 
     for (uint32_t li = 0; li < hp->n_layer; li++) {
         const llama_layer *L = &m->layers[li];
-        rmsnorm(st->xn, st->x, L->attn_norm, n, hp->norm_eps);
-        matvec_job qkv[3] = {{&L->wq, st->xn, st->q}, {&L->wk, st->xn, st->k}, {&L->wv, st->xn, st->v}};
+        for (uint32_t b = 0; b < nb; b++)
+            rmsnorm(st->xn + (size_t)b * n, st->x + (size_t)b * n, L->attn_norm, n, hp->norm_eps);
+        matvec_job qkv[3] = {{&L->wq, st->xn, st->q, nb}, {&L->wk, st->xn, st->k, nb}, {&L->wv, st->xn, st->v, nb}};
         matvec_run(&st->mv, qkv, 3);
-        llama_rope(st->q, hp->n_head, hp->head_dim, hp->n_rot, st->rope_freq, st->pos);
-        llama_rope(st->k, hp->n_head_kv, hp->head_dim, hp->n_rot, st->rope_freq, st->pos);
+        for (uint32_t b = 0; b < nb; b++) {
+            uint32_t pos = st->pos[slots[b]];
+            llama_rope(st->q + (size_t)b * q_dim, hp->n_head, hp->head_dim, hp->n_rot, st->rope_freq, pos);
+            llama_rope(st->k + (size_t)b * kv_dim, hp->n_head_kv, hp->head_dim, hp->n_rot, st->rope_freq, pos);
+        }
 
-        if (st->attn->ops->append(st->attn, li, st->k, st->v) ||
-            st->attn->ops->attend(st->attn, li, st->q, st->att)) {
-            snprintf(err, err_size, "position %u: %s", st->pos, st->attn->error);
+        if (st->attn->ops->append(st->attn, li, nb, slots, st->k, st->v) ||
+            st->attn->ops->attend(st->attn, li, nb, slots, st->q, st->att)) {
+            snprintf(err, err_size, "position %u: %s", st->pos[slots[0]], st->attn->error);
             return -1;
         }
 
-        matvec_job o = {&L->wo, st->att, st->proj};
+        matvec_job o = {&L->wo, st->att, st->proj, nb};
         matvec_run(&st->mv, &o, 1);
-        for (uint32_t i = 0; i < n; i++)
+        for (size_t i = 0; i < (size_t)nb * n; i++)
             st->x[i] += st->proj[i];
 
-        rmsnorm(st->xn, st->x, L->ffn_norm, n, hp->norm_eps);
-        matvec_job gu[2] = {{&L->w_gate, st->xn, st->gate}, {&L->w_up, st->xn, st->up}};
+        for (uint32_t b = 0; b < nb; b++)
+            rmsnorm(st->xn + (size_t)b * n, st->x + (size_t)b * n, L->ffn_norm, n, hp->norm_eps);
+        matvec_job gu[2] = {{&L->w_gate, st->xn, st->gate, nb}, {&L->w_up, st->xn, st->up, nb}};
         matvec_run(&st->mv, gu, 2);
-        for (uint32_t i = 0; i < hp->n_ff; i++) {
+        for (size_t i = 0; i < (size_t)nb * hp->n_ff; i++) {
             float g = st->gate[i];
             st->gate[i] = g / (1.0f + expf(-g)) * st->up[i]; /* SiLU(gate) * up */
         }
-        matvec_job d = {&L->w_down, st->gate, st->ffn_out};
+        matvec_job d = {&L->w_down, st->gate, st->ffn_out, nb};
         matvec_run(&st->mv, &d, 1);
-        for (uint32_t i = 0; i < n; i++)
+        for (size_t i = 0; i < (size_t)nb * n; i++)
             st->x[i] += st->ffn_out[i];
     }
 
-    rmsnorm(st->xn, st->x, m->output_norm, n, hp->norm_eps);
-    matvec_job out = {&m->output, st->xn, st->logits};
+    for (uint32_t b = 0; b < nb; b++)
+        rmsnorm(st->xn + (size_t)b * n, st->x + (size_t)b * n, m->output_norm, n, hp->norm_eps);
+    matvec_job out = {&m->output, st->xn, st->logits, nb};
     matvec_run(&st->mv, &out, 1);
-    st->pos++;
+    for (uint32_t b = 0; b < nb; b++)
+        st->pos[slots[b]]++;
     return 0;
 }

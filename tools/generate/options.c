@@ -20,12 +20,21 @@ void options_usage(FILE *out)
     fprintf(out,
             "usage:\n"
             "  sparq-generate generate   [--model F] --prompt TEXT [-n N] [--temp T] [--seed S] [common]\n"
-            "  sparq-generate perplexity [--model F] [--text FILE] [--windows N] [--ctx N] [common]\n"
-            "  sparq-generate compare    [--model F] [--text FILE] [--windows N] [--ctx N]\n"
+            "  sparq-generate perplexity [--model F] [--text FILE] [--windows N] [--ctx N] [--batch N] [common]\n"
+            "  sparq-generate compare    [--model F] [--text FILE] [--windows N] [--ctx N] [--batch N]\n"
             "                            [--settings \"r,k,l;r,k,l;...\"] [common]\n"
             "\n"
             "Runs a Llama-architecture GGUF model (F32/F16/Q8_0) on the CPU with every attention call\n"
             "sent to the sparq-vk plugin (or, with --cpu-attention, to a CPU implementation).\n"
+            "\n"
+            "perplexity and compare cut the text into windows of --ctx tokens, each starting from an\n"
+            "empty cache, and decode --batch windows together: each window is a slot of one cache per\n"
+            "layer, and each step appends one token to every unfinished window and attends for all of\n"
+            "them in one call, as a runtime's batched decode step does; the matrix products then read\n"
+            "each weight once per step for the whole batch. The results do not depend on --batch.\n"
+            "  --windows N               evaluate the first N windows (default: all)\n"
+            "  --batch N                 windows decoded together (default: all, at most %d; 1 = one\n"
+            "                            at a time). Memory grows with N: N slots of --ctx positions.\n"
             "\n"
             "common options:\n"
             "  --attention dense|sparq   attention mode (default dense)\n"
@@ -42,7 +51,7 @@ void options_usage(FILE *out)
             "defaults: --model $SPARQ_MODEL, else %s\n"
             "          --text  $SPARQ_TEXT, else %s\n"
             "          -n 256, --temp 0 (greedy), --seed 1, --settings \"32,1024,256;16,512,128;8,256,64\"\n",
-            SPARQ_GENERATE_MODEL_DEFAULT, SPARQ_GENERATE_TEXT_DEFAULT);
+            DEFAULT_MAX_BATCH, SPARQ_GENERATE_MODEL_DEFAULT, SPARQ_GENERATE_TEXT_DEFAULT);
 }
 
 static int parse_u32(const char *name, const char *s, uint32_t *out)
@@ -175,6 +184,8 @@ int options_parse(options *opt, int argc, char **argv)
             rc = parse_u32(a, v, &u), opt->seed = u;
         else if (!strcmp(a, "--windows"))
             rc = parse_u32(a, v, &opt->windows);
+        else if (!strcmp(a, "--batch"))
+            rc = parse_u32(a, v, &opt->batch);
         else if (!strcmp(a, "--ctx"))
             rc = parse_u32(a, v, &opt->ctx);
         else if (!strcmp(a, "--r"))

@@ -16,6 +16,7 @@ typedef enum command {
 } command;
 
 #define MAX_SETTINGS 16
+#define DEFAULT_MAX_BATCH 16
 
 typedef struct sparq_setting {
     uint32_t r, k, l;
@@ -31,6 +32,7 @@ typedef struct options {
     uint64_t seed;
     uint32_t windows; /* 0 = every window of the text */
     uint32_t ctx;     /* 0 = the model's context length */
+    uint32_t batch;   /* windows decoded together; 0 = all, at most DEFAULT_MAX_BATCH */
     attention_mode mode;
     uint32_t r, k, l;
     int no_realloc;

@@ -32,12 +32,22 @@ int session_open(session *s, const options *opt, uint32_t capacity, char *err, s
         snprintf(err, err_size, "cannot start %u threads", opt->threads);
         goto fail;
     }
+    return 0;
+fail:
+    session_close(s);
+    return -1;
+}
+
+int session_start(session *s, const options *opt, uint32_t n_seqs, char *err, size_t err_size)
+{
+    const llama_hparams *hp = &s->model.hp;
     attention_config cfg = {
         .n_layer = hp->n_layer,
         .n_head = hp->n_head,
         .n_head_kv = hp->n_head_kv,
         .head_dim = hp->head_dim,
-        .capacity = capacity,
+        .capacity = s->capacity,
+        .n_seqs = n_seqs,
         .storage = opt->storage,
         .mode = opt->mode,
         .r = opt->r,
@@ -51,15 +61,12 @@ int session_open(session *s, const options *opt, uint32_t capacity, char *err, s
     s->attn = opt->cpu_attention ? attention_cpu_create(&cfg, err, err_size)
                                  : attention_plugin_create(&cfg, err, err_size);
     if (!s->attn)
-        goto fail;
+        return -1;
     if (llama_state_init(&s->state, &s->model, s->attn, s->pool)) {
         snprintf(err, err_size, "out of memory for the activations");
-        goto fail;
+        return -1;
     }
     return 0;
-fail:
-    session_close(s);
-    return -1;
 }
 
 void session_close(session *s)

@@ -23,9 +23,12 @@ typedef struct session {
     uint32_t capacity; /* positions each layer cache holds */
 } session;
 
-/* Loads the model and makes the attention backend the options ask for.
+/* Loads the model and its tokenizer and starts the threads.
  * `capacity` 0 = opt->ctx, else the model's context length. */
 int session_open(session *s, const options *opt, uint32_t capacity, char *err, size_t err_size);
+/* Makes the attention backend the options ask for, with `n_seqs` slots per
+ * layer cache, and the decode state for that many sequences. Once per session. */
+int session_start(session *s, const options *opt, uint32_t n_seqs, char *err, size_t err_size);
 void session_close(session *s);
 
 /* Reads a whole file into a malloc'd buffer. */

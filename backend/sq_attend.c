@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SQ_ATTEND_WG_MAX 256u /* positions per tile of attend, less where shared memory is short */
+#define SQ_ATTEND_WG_MAX 256u /* invocations of attend, less where shared memory is short */
 #define SQ_MERGE_WG 256u   /* >= head_dim / 4 */
 
 static uint64_t now_ns(void)
@@ -84,36 +84,60 @@ static layout plan_layout(const sparq_cache *c, uint32_t n, uint32_t group, cons
     return L;
 }
 
-/* Shared memory attend.comp declares for a tile of `wg` positions (see its
- * shared arrays, and the reduction scratch of common.glsl). */
-static uint32_t attend_shared_bytes(uint32_t wg, uint32_t dh, uint32_t group)
+/* Rows per block of a lane group in attend.comp (R there). */
+static uint32_t attend_rows_per_block(uint32_t group)
 {
-    return group * dh * 4 + group * wg * 4 + wg * 4 + group * (wg / 4) * 4 + wg * 32 + wg * 8 + 4;
+    return group >= 8 ? 2u : 4u;
 }
 
-/* The largest tile whose shared memory fits the device. */
-static uint32_t attend_tile(const sparq_context *ctx, uint32_t dh, uint32_t group)
+/* Lanes that share a K/V row in attend.comp: the largest power of two that
+ * divides the row's 8-element chunks and fits in a subgroup, so a row is
+ * one contiguous run and its shuffles stay inside one subgroup. */
+static uint32_t attend_lanes_per_row(const sparq_context *ctx, uint32_t dh)
+{
+    uint32_t kl = 1;
+    while ((dh / 8) % (kl * 2) == 0 && kl * 2 <= ctx->info.subgroup_size)
+        kl *= 2;
+    return kl;
+}
+
+/* Shared memory attend.comp declares for a workgroup of `wg` invocations
+ * (q, the lane groups' combine arrays, and common.glsl's reduction scratch). */
+static uint32_t attend_shared_bytes(uint32_t wg, uint32_t dh, uint32_t group, uint32_t kl)
+{
+    return group * dh * 4 + (wg / kl) * dh * 4 + (wg / kl) * 8 + wg * 8 + 4;
+}
+
+/* The largest workgroup (up to SQ_ATTEND_WG_MAX) whose shared memory fits. */
+static uint32_t attend_workgroup(const sparq_context *ctx, uint32_t dh, uint32_t group, uint32_t kl)
 {
     uint32_t wg = SQ_ATTEND_WG_MAX;
-    while (wg > 64 && attend_shared_bytes(wg, dh, group) > ctx->limits.maxComputeSharedMemorySize)
+    while (wg > 64 && wg > kl && attend_shared_bytes(wg, dh, group, kl) > ctx->limits.maxComputeSharedMemorySize)
         wg /= 2;
     return wg;
 }
 
-/* How many splits of the positions each (entry, KV head) gets: whole tiles
- * per split, at most SQ_MAX_SPLITS (fewer on CPU devices). The plan depends
- * on the positions alone, never on how many heads or slots share the call,
- * so a batch sharded by KV heads over several contexts (tensor parallelism)
+/* How the positions of each (entry, KV head) are split over workgroups:
+ * whole sweeps (one block of every lane group) per split, enough splits to
+ * fill a GPU at batch 1 (up to SQ_TARGET_SPLITS; 4 on CPU devices), and no
+ * split so short that the workgroup's fixed cost dominates (4 sweeps for
+ * dense; 1 for SparQ, whose k positions are few). The plan depends on the
+ * positions alone, never on how many heads or slots share the call, so a
+ * batch sharded by KV heads over several contexts (tensor parallelism)
  * gives bit-identical results to one context holding every head. */
-static void plan_splits(const sparq_context *ctx, uint32_t count_max, uint32_t tile, struct sq_call_info *ci)
+#define SQ_TARGET_SPLITS 256u
+static void plan_splits(const sparq_context *ctx, uint32_t count_max, uint32_t sweep, bool sparse,
+                        struct sq_call_info *ci)
 {
-    const uint32_t max_splits = ctx->info.type == SPARQ_DEVICE_TYPE_CPU ? 4u : 64u;
-    uint32_t tiles = div_up(count_max, tile);
-    uint32_t splits = tiles < max_splits ? tiles : max_splits;
-    if (splits < 1)
-        splits = 1;
-    ci->split_len = div_up(tiles, splits) * tile;
+    const bool cpu = ctx->info.type == SPARQ_DEVICE_TYPE_CPU;
+    uint32_t len = div_up(count_max, cpu ? 4u : SQ_TARGET_SPLITS);
+    const uint32_t min_len = cpu || sparse ? sweep : 4 * sweep;
+    if (len < min_len)
+        len = min_len;
+    ci->split_len = div_up(len, sweep) * sweep;
     ci->splits = div_up(count_max, ci->split_len);
+    if (ci->splits < 1)
+        ci->splits = 1;
 }
 
 static sparq_status get_pipeline(sparq_context *ctx, uint32_t shader, uint32_t wg, uint32_t dh, uint32_t group,
@@ -126,12 +150,19 @@ static sparq_status get_pipeline(sparq_context *ctx, uint32_t shader, uint32_t w
 /* The variant of `kernel` (+ "_<storage>") compiled for this group size if
  * there is one (shaders/meson.build), else the generic one. */
 static sparq_status kernel_pipeline(sparq_context *ctx, const char *kernel, const char *storage, uint32_t wg,
-                                    uint32_t dh, uint32_t group, uint32_t param, VkPipeline *p)
+                                    uint32_t dh, uint32_t group, uint32_t param, uint32_t chunks, VkPipeline *p)
 {
     char name[64];
-    int id;
-    snprintf(name, sizeof name, "%s%s%s_g%u", kernel, storage ? "_" : "", storage ? storage : "", group);
-    if ((id = sq_shader_lookup(name)) < 0) {
+    int id = -1;
+    if (chunks) {
+        snprintf(name, sizeof name, "%s_%s_g%u_c%u", kernel, storage, group, chunks);
+        id = sq_shader_lookup(name);
+    }
+    if (id < 0) {
+        snprintf(name, sizeof name, "%s%s%s_g%u", kernel, storage ? "_" : "", storage ? storage : "", group);
+        id = sq_shader_lookup(name);
+    }
+    if (id < 0) {
         snprintf(name, sizeof name, "%s%s%s", kernel, storage ? "_" : "", storage ? storage : "");
         if ((id = sq_shader_lookup(name)) < 0)
             return sq_fail(SPARQ_ERROR_INTERNAL, "no embedded shader named %s", name);
@@ -162,13 +193,14 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     ci.z_stride = (uint32_t)align_up(s_max, SQ_SCORE_CHUNK);
     ci.score_chunks = ci.z_stride / SQ_SCORE_CHUNK;
     ci.k_stride = k_max;
-    const uint32_t tile = attend_tile(ctx, dh, g);
-    if (attend_shared_bytes(tile, dh, g) > ctx->limits.maxComputeSharedMemorySize)
+    const uint32_t kl = attend_lanes_per_row(ctx, dh);
+    const uint32_t attend_wg = attend_workgroup(ctx, dh, g, kl);
+    if (attend_shared_bytes(attend_wg, dh, g, kl) > ctx->limits.maxComputeSharedMemorySize)
         return sq_fail(SPARQ_ERROR_NOT_SUPPORTED,
                        "attend: head_dim %u with %u query heads per KV head needs more shared memory than %s has "
                        "(%u bytes)",
                        dh, g, ctx->info.name, ctx->limits.maxComputeSharedMemorySize);
-    plan_splits(ctx, p->sparq ? k_max : s_max, tile, &ci);
+    plan_splits(ctx, p->sparq ? k_max : s_max, attend_wg / kl * attend_rows_per_block(g), p->sparq, &ci);
     layout L = plan_layout(c, n, g, &ci, p->sparq);
 
     sparq_status st;
@@ -211,16 +243,12 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     VkPipeline score = VK_NULL_HANDLE, rank = VK_NULL_HANDLE, attend, merge;
     const char *storage = f16 ? "f16" : "f32";
     if (p->sparq) {
-        if ((st = kernel_pipeline(ctx, "sparq_score", storage, SQ_SCORE_WG, dh, g, 0, &score)) != SPARQ_SUCCESS ||
-            (st = kernel_pipeline(ctx, "sparq_rank", NULL, SQ_SCORE_WG, dh, g, 0, &rank)) != SPARQ_SUCCESS)
+        if ((st = kernel_pipeline(ctx, "sparq_score", storage, SQ_SCORE_WG, dh, g, 0, 0, &score)) != SPARQ_SUCCESS ||
+            (st = kernel_pipeline(ctx, "sparq_rank", NULL, SQ_SCORE_WG, dh, g, 0, 0, &rank)) != SPARQ_SUCCESS)
             return st;
     }
-    /* Lanes that share a K row: a power of two <= both the row's 16-byte
-     * chunks and the subgroup, so shuffles stay inside one subgroup. */
-    uint32_t kl = 1;
-    while (kl * 2 <= dh / 8 && kl * 2 <= ctx->info.subgroup_size)
-        kl *= 2;
-    if ((st = kernel_pipeline(ctx, p->sparq ? "attend_sparse" : "attend_dense", storage, tile, dh, g, kl, &attend)) !=
+    if ((st = kernel_pipeline(ctx, p->sparq ? "attend_sparse" : "attend_dense", storage, attend_wg, dh, g, kl,
+                              dh / 8 / kl, &attend)) !=
             SPARQ_SUCCESS ||
         (st = get_pipeline(ctx, p->sparq ? SPARQ_SHADER_ATTEND_MERGE_SPARSE : SPARQ_SHADER_ATTEND_MERGE_DENSE,
                            SQ_MERGE_WG, dh, g, SQ_SCORE_CHUNK, &merge)) != SPARQ_SUCCESS)

@@ -1,33 +1,45 @@
 #version 460
 // attend: exact softmax attention of the GROUP query heads of one KV head
 // over one split of positions, flash-decoding style; attend_merge combines
-// the splits. Dense: positions 0..S-1. SPARSE: the positions sparq_select
+// the splits. Dense: positions 0..S-1. SPARSE: the positions sparq_rank
 // chose (clamped to the slot), so only k whole K and V rows are read.
 // Grid: x = split, y = KV head, z = entry. Each K/V row is read once for
 // all heads of the group.
 //
-// Per tile of WG_SIZE positions:
-//  1. scores: KL lanes of a subgroup share a K row (16-byte loads, so a
-//     subgroup reads whole rows contiguously), each dots its part with every
-//     head's q from shared memory, and shuffles add the parts;
-//  2. the tile's max per head (subgroup max, then across subgroups) moves
-//     the workgroup's running max; each thread turns its scores into
-//     probabilities relative to it, once;
-//  3. V: groups of LANES threads (8 elements each, 16-byte loads) sum p * V
-//     over the tile's rows. All groups share the running max, so their sums
-//     simply add up at the end.
+// Decode attention is bound by memory bandwidth, so the kernel is built to
+// keep many loads in flight and to meet no workgroup barrier until the end:
+//  - KL lanes of a subgroup form a lane group that reads one K or V row
+//    (C chunks of 8 elements per lane; KL * C * 8 = HEAD_DIM), so a row is
+//    one contiguous run and the K dot products reduce with KL-wide shuffles;
+//  - each lane group walks its own blocks of R rows with an online softmax
+//    of its own: it issues the block's K and V loads first (2 * R * C
+//    16-byte loads in flight per lane), then scores, rescales once per
+//    block, and accumulates p * V;
+//  - at the end the lane groups' (max, sum, acc) are combined through shared
+//    memory, head by head, into this split's partial result.
 #include "common.glsl"
 
-const uint LANES = HEAD_DIM / 8;
-const uint KL = PARAM; // lanes per K row: a power of two <= the subgroup size, set by the backend
-const uint GROUPS_OF_LANES = WG_SIZE / LANES; // the backend ensures WG_SIZE >= LANES
-const uint MAX_SUBGROUPS = WG_SIZE / 4;       // devices with subgroups under 4 are refused
+// Lanes per row (KL) and 8-element chunks per lane (C): KL is a power of
+// two dividing HEAD_DIM / 8 and the subgroup size, chosen by the backend.
+// Variants built with CHUNKS_N have C fixed at compile time, so the
+// per-lane arrays below are plain registers; arrays sized by
+// specialization constants can end up in slow local memory.
+#ifdef CHUNKS_N
+const uint C = CHUNKS_N;
+const uint KL = HEAD_DIM / 8 / C;
+#else
+const uint KL = PARAM;
+const uint C = HEAD_DIM / 8 / KL;
+#endif
+const uint NG = WG_SIZE / KL;          // lane groups per workgroup
+const uint R = GROUP >= 8 ? 2 : 4;     // rows per block: fewer when per-head registers are many
+// q stays in registers while that is affordable; larger groups read it
+// from shared memory (more shared-memory traffic, no spills).
+const bool Q_IN_REGISTERS = GROUP * C <= 8;
 
-shared float q_s[GROUP * HEAD_DIM];     // [j][d], pre-scaled
-shared float p_s[GROUP * WG_SIZE];      // [j][i]: probabilities of the tile
-shared uint pos_s[WG_SIZE];
-shared float sg_max[GROUP * MAX_SUBGROUPS];
-shared vec4 acc_s[WG_SIZE * 2];
+shared vec4 q_s[GROUP * HEAD_DIM / 4]; // [j][d / 4], pre-scaled
+shared vec4 red_acc[NG * HEAD_DIM / 4];
+shared float red_m[NG], red_l[NG];
 
 void main()
 {
@@ -47,154 +59,128 @@ void main()
     const uint end = min(count, begin + call.split_len);
 
     const uint64_t qb = call.q + uint64_t(head) * GROUP * HEAD_DIM * 4;
-    for (uint i = tid; i < GROUP * HEAD_DIM; i += WG_SIZE)
-        q_s[i] = FloatRef(qb).v[i] * pc.scale;
+    for (uint i = tid; i < GROUP * HEAD_DIM / 4; i += WG_SIZE)
+        q_s[i] = Vec4Ref(qb).v[i] * pc.scale;
     barrier();
 
-    // Each lane always meets the same K chunks (kl, kl + KL), so when there
-    // are at most two it keeps its slice of every head's q in registers:
-    // reading q from shared memory per row would cost more shared-memory
-    // bandwidth than the K rows cost device memory.
-    const bool Q_IN_REGISTERS = GROUP <= 8 && (HEAD_DIM / 8 + KL - 1) / KL <= 2;
-    vec4 q_reg[GROUP * 4]; // [j][chunk 0/1][lo/hi]
-    {
-        const uint kl = gl_SubgroupInvocationID % KL;
+    // Lane groups never straddle a subgroup: KL divides the subgroup size.
+    const uint kl = gl_SubgroupInvocationID % KL;
+    const uint lg = gl_SubgroupID * (gl_SubgroupSize / KL) + gl_SubgroupInvocationID / KL;
+    const uint n_lg = gl_NumSubgroups * (gl_SubgroupSize / KL); // == NG unless the subgroup is partial
+
+    vec4 q_reg[Q_IN_REGISTERS ? GROUP * C * 2 : 1];
+    if (Q_IN_REGISTERS) {
         [[unroll]] for (uint j = 0; j < GROUP; j++)
-            [[unroll]] for (uint ci = 0; ci < 2; ci++) {
-                const uint c = min(kl + ci * KL, HEAD_DIM / 8 - 1);
-                const uint o = j * HEAD_DIM + c * 8;
-                q_reg[(j * 2 + ci) * 2] = vec4(q_s[o], q_s[o + 1], q_s[o + 2], q_s[o + 3]);
-                q_reg[(j * 2 + ci) * 2 + 1] = vec4(q_s[o + 4], q_s[o + 5], q_s[o + 6], q_s[o + 7]);
+            [[unroll]] for (uint c = 0; c < C; c++) {
+                const uint o = (j * HEAD_DIM + (kl + c * KL) * 8) / 4;
+                q_reg[(j * C + c) * 2] = q_s[o];
+                q_reg[(j * C + c) * 2 + 1] = q_s[o + 1];
             }
     }
 
     const uint64_t kb = head_block(ent.k_base, kv);
     const uint64_t vb = head_block(ent.v_base, kv);
-    const uint lg = tid / LANES, lane = tid % LANES;
-    float m_run[GROUP], l_part[GROUP];
-    vec4 acc_lo[GROUP], acc_hi[GROUP];
+    float m_run[GROUP], l_run[GROUP];
+    vec4 acc[GROUP * C * 2]; // [j][c][lo/hi]
     [[unroll]] for (uint j = 0; j < GROUP; j++) {
         m_run[j] = NEG_INF;
-        l_part[j] = 0.0;
-        acc_lo[j] = vec4(0.0);
-        acc_hi[j] = vec4(0.0);
+        l_run[j] = 0.0;
+        [[unroll]] for (uint c = 0; c < C * 2; c++)
+            acc[j * C * 2 + c] = vec4(0.0);
     }
 
-    for (uint tile = begin; tile < end; tile += WG_SIZE) {
-        // 1. scores
-        const uint n = min(WG_SIZE, end - tile);
-        {
-            const uint rows_per_subgroup = gl_SubgroupSize / KL;
-            const uint kl = gl_SubgroupInvocationID % KL;
-            const uint n_rows = gl_NumSubgroups * rows_per_subgroup;
-            const uint row0 = gl_SubgroupID * rows_per_subgroup + gl_SubgroupInvocationID / KL;
-            // Trip count is uniform over the subgroup, so the shuffles see
-            // every lane; rows past the tile are computed on a clamped row
-            // and dropped.
-            for (uint base = 0; base < WG_SIZE; base += n_rows) {
-                const uint x = base + row0;
-                const bool row_valid = x < n;
+    // Trip counts are uniform over a lane group, so every shuffle partner is
+    // active; rows past the split are loaded clamped and weighted 0.
+    for (uint base = begin + lg * R; base < end; base += n_lg * R) {
+        uint pos[R];
+        [[unroll]] for (uint r = 0; r < R; r++) {
+            const uint x = min(base + r, end - 1);
 #ifdef SPARSE
-                const uint pos = min(UintRef(selb).v[tile + min(x, n - 1)], S - 1);
+            pos[r] = min(UintRef(selb).v[x], S - 1);
 #else
-                const uint pos = tile + min(x, n - 1);
+            pos[r] = x;
 #endif
-                float part[GROUP];
-                [[unroll]] for (uint j = 0; j < GROUP; j++)
-                    part[j] = 0.0;
-                if (Q_IN_REGISTERS) {
-                    [[unroll]] for (uint ci = 0; ci < 2; ci++) {
-                        const uint c = kl + ci * KL;
-                        if (c < HEAD_DIM / 8) {
-                            vec4 k_lo, k_hi;
-                            load8(kb, pos * HEAD_DIM + c * 8, k_lo, k_hi);
-                            [[unroll]] for (uint j = 0; j < GROUP; j++)
-                                part[j] += dot(q_reg[(j * 2 + ci) * 2], k_lo) + dot(q_reg[(j * 2 + ci) * 2 + 1], k_hi);
-                        }
+        }
+        vec4 k_lo[R * C], k_hi[R * C], v_lo[R * C], v_hi[R * C];
+        [[unroll]] for (uint r = 0; r < R; r++)
+            [[unroll]] for (uint c = 0; c < C; c++)
+                load8(kb, pos[r] * HEAD_DIM + (kl + c * KL) * 8, k_lo[r * C + c], k_hi[r * C + c]);
+        [[unroll]] for (uint r = 0; r < R; r++)
+            [[unroll]] for (uint c = 0; c < C; c++)
+                load8(vb, pos[r] * HEAD_DIM + (kl + c * KL) * 8, v_lo[r * C + c], v_hi[r * C + c]);
+
+        [[unroll]] for (uint j = 0; j < GROUP; j++) {
+            float s[R];
+            [[unroll]] for (uint r = 0; r < R; r++) {
+                float part = 0.0;
+                [[unroll]] for (uint c = 0; c < C; c++) {
+                    vec4 qa, qb4;
+                    if (Q_IN_REGISTERS) {
+                        qa = q_reg[(j * C + c) * 2];
+                        qb4 = q_reg[(j * C + c) * 2 + 1];
+                    } else {
+                        const uint o = (j * HEAD_DIM + (kl + c * KL) * 8) / 4;
+                        qa = q_s[o];
+                        qb4 = q_s[o + 1];
                     }
-                } else {
-                    for (uint c = kl; c < HEAD_DIM / 8; c += KL) {
-                        vec4 k_lo, k_hi;
-                        load8(kb, pos * HEAD_DIM + c * 8, k_lo, k_hi);
-                        [[unroll]] for (uint j = 0; j < GROUP; j++) {
-                            const uint o = j * HEAD_DIM + c * 8;
-                            part[j] += dot(vec4(q_s[o], q_s[o + 1], q_s[o + 2], q_s[o + 3]), k_lo) +
-                                       dot(vec4(q_s[o + 4], q_s[o + 5], q_s[o + 6], q_s[o + 7]), k_hi);
-                        }
-                    }
+                    part += dot(qa, k_lo[r * C + c]) + dot(qb4, k_hi[r * C + c]);
                 }
-                [[unroll]] for (uint j = 0; j < GROUP; j++)
-                    [[unroll]] for (uint o = KL / 2; o > 0; o >>= 1)
-                        part[j] += subgroupShuffleXor(part[j], o);
-                if (row_valid && kl == 0) {
-                    pos_s[x] = pos;
-                    [[unroll]] for (uint j = 0; j < GROUP; j++)
-                        p_s[j * WG_SIZE + x] = part[j];
+                [[unroll]] for (uint o = KL / 2; o > 0; o >>= 1)
+                    part += subgroupShuffleXor(part, o);
+                s[r] = base + r < end ? part : NEG_INF;
+            }
+            float m_blk = s[0];
+            [[unroll]] for (uint r = 1; r < R; r++)
+                m_blk = max(m_blk, s[r]);
+            const float m_new = max(m_run[j], m_blk);
+            // m_new is -inf only while every score so far was -inf.
+            const float corr = m_new == NEG_INF ? 1.0 : exp(m_run[j] - m_new);
+            m_run[j] = m_new;
+            l_run[j] *= corr;
+            [[unroll]] for (uint c = 0; c < C * 2; c++)
+                acc[j * C * 2 + c] *= corr;
+            [[unroll]] for (uint r = 0; r < R; r++) {
+                const float p = s[r] == NEG_INF ? 0.0 : exp(s[r] - m_new);
+                l_run[j] += p;
+                [[unroll]] for (uint c = 0; c < C; c++) {
+                    acc[(j * C + c) * 2] += p * v_lo[r * C + c];
+                    acc[(j * C + c) * 2 + 1] += p * v_hi[r * C + c];
                 }
             }
         }
-        barrier();
-        const bool valid = tid < n;
-        float s[GROUP];
-        [[unroll]] for (uint j = 0; j < GROUP; j++)
-            s[j] = valid ? p_s[j * WG_SIZE + tid] : NEG_INF;
-        // 2. tile max, running max, probabilities
-        [[unroll]] for (uint j = 0; j < GROUP; j++) {
-            const float m = subgroupMax(s[j]);
-            if (subgroupElect())
-                sg_max[j * MAX_SUBGROUPS + gl_SubgroupID] = m;
-        }
-        barrier();
-        [[unroll]] for (uint j = 0; j < GROUP; j++) {
-            float m = m_run[j];
-            for (uint g = 0; g < gl_NumSubgroups; g++)
-                m = max(m, sg_max[j * MAX_SUBGROUPS + g]);
-            const float corr = m == NEG_INF ? 1.0 : exp(m_run[j] - m);
-            m_run[j] = m;
-            l_part[j] *= corr;
-            acc_lo[j] *= corr;
-            acc_hi[j] *= corr;
-            const float p = valid && m != NEG_INF ? exp(s[j] - m) : 0.0;
-            l_part[j] += p;
-            p_s[j * WG_SIZE + tid] = p;
-        }
-        barrier();
-        // 3. V rows of the tile
-        if (lg < GROUPS_OF_LANES) {
-            for (uint x = lg; x < n; x += GROUPS_OF_LANES) {
-                vec4 v_lo, v_hi;
-                load8(vb, pos_s[x] * HEAD_DIM + lane * 8, v_lo, v_hi);
-                [[unroll]] for (uint j = 0; j < GROUP; j++) {
-                    const float p = p_s[j * WG_SIZE + x];
-                    acc_lo[j] += p * v_lo;
-                    acc_hi[j] += p * v_hi;
-                }
-            }
-        }
-        barrier();
     }
 
-    // Sum the lane groups and the threads' probability sums; write this
-    // split's partial result relative to its running max.
+    // Combine the lane groups, head by head, relative to the split's max.
     const uint64_t mlb = call.part_ml + (uint64_t(head) * call.splits + split) * GROUP * 8;
     const uint64_t accb = call.part_acc + (uint64_t(head) * call.splits + split) * GROUP * HEAD_DIM * 4;
     [[unroll]] for (uint j = 0; j < GROUP; j++) {
-        const float l_total = wg_sum(l_part[j]);
-        if (lg < GROUPS_OF_LANES) {
-            acc_s[2 * tid] = acc_lo[j];
-            acc_s[2 * tid + 1] = acc_hi[j];
+        if (kl == 0 && lg < NG) {
+            red_m[lg] = m_run[j];
+            red_l[lg] = l_run[j];
         }
         barrier();
-        if (tid < LANES) {
-            vec4 lo = vec4(0.0), hi = vec4(0.0);
-            for (uint g = 0; g < GROUPS_OF_LANES; g++) {
-                lo += acc_s[2 * (g * LANES + tid)];
-                hi += acc_s[2 * (g * LANES + tid) + 1];
+        float m_all = NEG_INF;
+        for (uint g = 0; g < n_lg; g++)
+            m_all = max(m_all, red_m[g]);
+        const float w = m_run[j] == NEG_INF ? 0.0 : exp(m_run[j] - m_all);
+        if (lg < NG)
+            [[unroll]] for (uint c = 0; c < C; c++) {
+                const uint o = lg * (HEAD_DIM / 4) + (kl + c * KL) * 2;
+                red_acc[o] = acc[(j * C + c) * 2] * w;
+                red_acc[o + 1] = acc[(j * C + c) * 2 + 1] * w;
             }
-            Vec4Ref(accb).v[(j * HEAD_DIM >> 2) + 2 * tid] = lo;
-            Vec4Ref(accb).v[(j * HEAD_DIM >> 2) + 2 * tid + 1] = hi;
-            if (tid == 0)
-                Vec2Ref(mlb).v[j] = vec2(m_run[j], l_total);
+        barrier();
+        for (uint d = tid; d < HEAD_DIM / 4; d += WG_SIZE) {
+            vec4 sum = vec4(0.0);
+            for (uint g = 0; g < n_lg; g++)
+                sum += red_acc[g * (HEAD_DIM / 4) + d];
+            Vec4Ref(accb).v[j * (HEAD_DIM / 4) + d] = sum;
+        }
+        if (tid == 0) {
+            float l_all = 0.0;
+            for (uint g = 0; g < n_lg; g++)
+                l_all += red_m[g] == NEG_INF ? 0.0 : red_l[g] * exp(red_m[g] - m_all);
+            Vec2Ref(mlb).v[j] = vec2(m_all, l_all);
         }
         barrier();
     }

@@ -2,7 +2,7 @@
  * One decode step of attention: uploads q and the per-slot parameters,
  * records the kernels with a barrier between each, and reads the output back.
  *   dense: attend_dense -> attend_merge_dense                             (2 dispatches)
- *   SparQ: sparq_score -> sparq_rank x 6 phases -> attend_sparse -> attend_merge_sparse (9)
+ *   SparQ: sparq_score -> sparq_rank x 4 phases -> attend_sparse -> attend_merge_sparse (7)
  * With stats, a timestamp after each stage (score, rank, attend, merge).
  */
 #include "sparq_shaders.h"
@@ -73,7 +73,7 @@ static layout plan_layout(const sparq_cache *c, uint32_t n, uint32_t group, cons
     REGION(part_ml, heads * ci->splits * group * 8);
     REGION(part_acc, heads * ci->splits * group * c->head_dim * sizeof(float));
     REGION(out, qo_bytes);
-    REGION(hist, sparq ? heads * 4 * 256 * sizeof(uint32_t) : 0);
+    REGION(hist, sparq ? heads * (2 * SQ_RANK_BINS + 4) * sizeof(uint32_t) : 0);
     REGION(counts, sparq ? heads * ci->score_chunks * 2 * sizeof(uint32_t) : 0);
     REGION(alpha_part, sparq ? heads * ci->score_chunks * group * sizeof(float) : 0);
 #undef REGION
@@ -260,8 +260,9 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     sq_stream *s = &c->stream;
     VkBufferCopy copy_up = {.srcOffset = 0, .dstOffset = 0, .size = L.up_bytes};
     ctx->vk.vkCmdCopyBuffer(s->cmd, c->upload.buffer, c->scratch.buffer, 1, &copy_up);
-    if (p->sparq) /* sparq_rank adds into its histograms */
-        ctx->vk.vkCmdFillBuffer(s->cmd, c->scratch.buffer, L.hist, L.counts - L.hist, 0);
+    if (p->sparq) /* sparq_rank adds into its first histograms (it clears the second itself) */
+        ctx->vk.vkCmdFillBuffer(s->cmd, c->scratch.buffer, L.hist,
+                                (VkDeviceSize)n * c->n_kv_heads * SQ_RANK_BINS * sizeof(uint32_t), 0);
     sq_stream_barrier(ctx, s);
     if (p->stats)
         sq_stream_timestamp(ctx, s, 0);

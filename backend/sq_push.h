@@ -59,6 +59,10 @@ static_assert(offsetof(struct sq_call_info, z_stride) == 96, "CallInfo layout");
 /* Positions per workgroup of sparq_score and sparq_rank (4 per thread, 256 threads). */
 #define SQ_SCORE_WG 256u
 #define SQ_SCORE_CHUNK (SQ_SCORE_WG * 4u)
-#define SQ_RANK_PHASES 6u
+#define SQ_RANK_PHASES 4u
+/* Bins of each of sparq_rank's two radix histograms: [heads][SQ_RANK_BINS]
+ * (cleared by the host), then [heads][SQ_RANK_BINS + 4] (cleared by the
+ * kernel). */
+#define SQ_RANK_BINS 2048u
 
 #endif

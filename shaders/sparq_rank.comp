@@ -1,68 +1,87 @@
 #version 460
 // sparq_rank: SparQ steps 3-4 spread over every chunk of every (entry, KV
-// head), in six phases (pc.span), one dispatch each:
-//   0     keys: rho[t] = sum_j p_j[t] as order-preserving uint keys (rho >= 0,
-//         so its float bits order like the values; NaN ranks lowest), and the
-//         histogram of their top 8 bits;
-//   1..3  the histogram of the next 8 bits of the keys that share the digits
-//         found so far: a radix select of the (k - l)-th largest key;
-//   4     per chunk: positions taken for sure (key above the threshold, or in
-//         the local window) and ties at the threshold;
-//   5     per chunk: its place from the counts of the chunks before it, the
-//         chosen positions written in position order (ties: the first in
-//         position order), and the chunk's share of alpha.
-// Every workgroup re-derives the digits found so far from the histograms of
-// the earlier phases, so no workgroup waits for another, and the result is
-// the same whatever order they run in.
+// head), in four phases (pc.span), one dispatch each:
+//   0  keys: rho[t] = sum_j p_j[t] as order-preserving uint keys (rho >= 0,
+//      so its float bits order like the values; NaN ranks lowest), and the
+//      histogram of their first DIGIT_BITS-bit digit (bits 30..20);
+//   1  the histogram of the second digit (bits 19..9) of the keys whose
+//      first digit is the one that holds the (k - l)-th largest key;
+//   2  per chunk: positions taken for sure (key above the threshold, or in
+//      the local window) and ties at the threshold;
+//   3  per chunk: its place from the counts of the chunks before it, the
+//      chosen positions written in position order (ties: the first in
+//      position order), and the chunk's share of alpha.
+// The threshold compares keys without their low 9 bits: keys that differ
+// only there (rho within 2^-14 of each other, relatively) count as equal,
+// and the first of them in position order are taken. Every such selection
+// is a valid top-k within that tolerance; two digits instead of four save
+// two dispatches. Chunk 0 of each head stores what the phases resolved (the
+// digits so far and how many keys are still to take) for the next phase,
+// and phase 0 clears the second histogram, so the host clears only the first.
 // Grid: x = chunk of CHUNK positions (as sparq_score), y = KV head, z = entry.
 #include "common.glsl"
 
 const uint CHUNK = WG_SIZE * 4; // the backend runs this with WG_SIZE = 256
-const uint COPIES = 4;          // shared histogram copies, picked by lane, to spread contended bins
+const uint DIGIT_BITS = 11;
+const uint BINS = 1u << DIGIT_BITS;
+const uint LOW_BITS = 9;        // key bits below the second digit, ignored
+const uint BINS_PER_THREAD = BINS / WG_SIZE;
+// call.hist holds the first histogram of every head ([head][BINS], cleared
+// by the host), then per head the second histogram and the state resolved
+// by phases 1 and 2 ([head][BINS + 4]). Must match SQ_RANK_BINS in
+// backend/sq_push.h.
 
 shared vec2 head_norm[GROUP];   // (max, 1 / sum exp) of z_j over all positions
-shared uint hist_s[256 * COPIES];
+shared uint hist_s[BINS];
 shared uint found_digit, found_still;
 
-struct Radix {
-    uint prefix; // digits found so far, in place
-    uint still;  // how many keys sharing `prefix` are still to take
-};
-
-// Pass d's digit: the largest digit whose keys, with those of larger digits,
-// reach `still`. Uniform control flow (contains barriers).
-Radix resolve(uint64_t histb, uint d, Radix st)
+// The digit of the histogram at histb that holds the
+// still-th largest key: the largest digit whose keys, with those of larger
+// digits, reach `still`; *still_out gets how many keys of that digit are
+// still to take. Uniform control flow (contains barriers).
+uint resolve(uint64_t histb, uint still, out uint still_out)
 {
-    const uint digit = 255 - gl_LocalInvocationID.x;
-    const uint count = UintRef(histb).v[d * 256 + digit];
+    // Thread t owns the BINS_PER_THREAD digits below BINS - t * BINS_PER_THREAD.
+    const uint top = BINS - 1 - gl_LocalInvocationID.x * BINS_PER_THREAD;
+    uint counts[BINS_PER_THREAD];
+    uint mine = 0;
+    [[unroll]] for (uint b = 0; b < BINS_PER_THREAD; b++) {
+        counts[b] = UintRef(histb).v[top - b];
+        mine += counts[b];
+    }
     uint total;
-    const uint above = wg_exclusive_scan(count, total);
-    if (above < st.still && above + count >= st.still) {
-        found_digit = digit;
-        found_still = st.still - above;
+    uint above = wg_exclusive_scan(mine, total);
+    if (above < still && above + mine >= still) {
+        [[unroll]] for (uint b = 0; b < BINS_PER_THREAD; b++) {
+            if (above < still && above + counts[b] >= still) {
+                found_digit = top - b;
+                found_still = still - above;
+            }
+            above += counts[b];
+        }
     }
     barrier();
-    Radix next = Radix(st.prefix | (found_digit << (24 - 8 * d)), found_still);
+    const uint digit = found_digit;
+    still_out = found_still;
     barrier();
-    return next;
+    return digit;
 }
 
 void clear_hist()
 {
-    for (uint i = gl_LocalInvocationID.x; i < 256 * COPIES; i += WG_SIZE)
+    for (uint i = gl_LocalInvocationID.x; i < BINS; i += WG_SIZE)
         hist_s[i] = 0;
     barrier();
 }
 
-void flush_hist(uint64_t histb, uint d)
+void flush_hist(uint64_t histb)
 {
     barrier();
-    const uint bin = gl_LocalInvocationID.x;
-    uint n = 0;
-    for (uint c = 0; c < COPIES; c++)
-        n += hist_s[c * 256 + bin];
-    if (n != 0)
-        atomicAdd(UintRef(histb).v[d * 256 + bin], n);
+    for (uint bin = gl_LocalInvocationID.x; bin < BINS; bin += WG_SIZE) {
+        const uint n = hist_s[bin];
+        if (n != 0)
+            atomicAdd(UintRef(histb).v[bin], n);
+    }
 }
 
 void main()
@@ -77,16 +96,17 @@ void main()
         return; // uniform: past this entry's positions
     const bool take_all = need >= n_cand;
     const bool radix = !take_all && need > 0;
-    if (phase <= 3 && !radix)
+    if (phase <= 1 && !radix)
         return;
     const uint head = e * pc.n_kv_heads + kv;
     const uint n_chunks = (S + CHUNK - 1) / CHUNK;
     const uint64_t zb = call.z + uint64_t(head) * GROUP * call.z_stride * 4;
     const uint64_t keyb = call.keys + uint64_t(head) * call.z_stride * 4;
-    const uint64_t histb = call.hist + uint64_t(head) * 4 * 256 * 4;
-    const uint copy = (gl_SubgroupInvocationID % COPIES) * 256;
+    const uint64_t hist0b = call.hist + uint64_t(head) * BINS * 4;
+    const uint64_t hist1b = call.hist + (uint64_t(pc.n_entries) * pc.n_kv_heads * BINS + uint64_t(head) * (BINS + 4)) * 4;
+    const uint64_t stateb = hist1b + BINS * 4; // uvec2 after phase 1, uvec2 after phase 2
 
-    if (phase == 0 || phase == 5) {
+    if (phase == 0 || phase == 3) {
         // Softmax max and sum of each head over all positions.
         const uint64_t sb = call.stats + uint64_t(head) * call.score_chunks * GROUP * 8;
         [[unroll]] for (uint j = 0; j < GROUP; j++) {
@@ -106,12 +126,10 @@ void main()
         barrier();
     }
 
-    Radix st = Radix(0u, need);
-    if (radix)
-        for (uint d = 0; d < min(phase, 4u); d++)
-            st = resolve(histb, d, st);
-
     if (phase == 0) {
+        if (c == 0) // phase 1 adds into the second histogram
+            for (uint i = tid; i < BINS; i += WG_SIZE)
+                UintRef(hist1b).v[i] = 0;
         clear_hist();
         for (uint i = 0; i < 4; i++) {
             const uint t = c * CHUNK + i * WG_SIZE + tid;
@@ -121,32 +139,48 @@ void main()
                     rho += exp(FloatRef(zb).v[j * call.z_stride + t] - head_norm[j].x) * head_norm[j].y;
                 const uint key = isnan(rho) ? 0u : floatBitsToUint(max(rho, 0.0));
                 UintRef(keyb).v[t] = key;
-                atomicAdd(hist_s[copy + (key >> 24)], 1u);
+                atomicAdd(hist_s[key >> (LOW_BITS + DIGIT_BITS)], 1u);
             }
         }
-        flush_hist(histb, 0);
+        flush_hist(hist0b);
         return;
     }
-    if (phase <= 3) {
+    if (phase == 1) {
+        uint still;
+        const uint d0 = resolve(hist0b, need, still);
+        if (c == 0 && tid == 0)
+            Uvec2Ref(stateb).v[0] = uvec2(d0, still);
         clear_hist();
-        const uint shift = 24 - 8 * phase;
-        const uint high_mask = ~0u << (shift + 8);
         for (uint i = 0; i < 4; i++) {
             const uint t = c * CHUNK + i * WG_SIZE + tid;
             if (t < n_cand) {
                 const uint key = UintRef(keyb).v[t];
-                if ((key & high_mask) == st.prefix)
-                    atomicAdd(hist_s[copy + ((key >> shift) & 255u)], 1u);
+                if ((key >> (LOW_BITS + DIGIT_BITS)) == d0)
+                    atomicAdd(hist_s[(key >> LOW_BITS) & (BINS - 1)], 1u);
             }
         }
-        flush_hist(histb, phase);
+        flush_hist(hist1b);
         return;
     }
 
-    // Phases 4 and 5: the threshold is st.prefix; st.still ties at it are taken.
-    const uint threshold = st.prefix, ties = st.still;
+    // Phases 2 and 3: keys >> LOW_BITS above `threshold` are taken, and the
+    // first `ties` equal to it.
+    uint threshold = 0, ties = 0;
+    if (radix) {
+        if (phase == 2) {
+            const uvec2 st0 = Uvec2Ref(stateb).v[0];
+            const uint d1 = resolve(hist1b, st0.y, ties);
+            threshold = (st0.x << DIGIT_BITS) | d1;
+            if (c == 0 && tid == 0)
+                Uvec2Ref(stateb).v[1] = uvec2(threshold, ties);
+        } else {
+            const uvec2 st1 = Uvec2Ref(stateb).v[1];
+            threshold = st1.x;
+            ties = st1.y;
+        }
+    }
     const uint64_t countb = call.counts + uint64_t(head) * call.score_chunks * 8;
-    if (phase == 4) {
+    if (phase == 2) {
         uint n_sure = 0, n_tie = 0;
         for (uint i = 0; i < 4; i++) {
             const uint t = c * CHUNK + i * WG_SIZE + tid;
@@ -155,7 +189,7 @@ void main()
             if (t >= n_cand || take_all) {
                 n_sure++;
             } else if (radix) {
-                const uint key = UintRef(keyb).v[t];
+                const uint key = UintRef(keyb).v[t] >> LOW_BITS;
                 n_sure += key > threshold ? 1u : 0u;
                 n_tie += key == threshold ? 1u : 0u;
             }
@@ -170,7 +204,7 @@ void main()
         return;
     }
 
-    // Phase 5: place this chunk after the chunks before it.
+    // Phase 3: place this chunk after the chunks before it.
     uint before_sure = 0, before_tie = 0;
     for (uint x = tid; x < c; x += WG_SIZE) {
         before_sure += UintRef(countb).v[x * 2];
@@ -194,7 +228,7 @@ void main()
             if (t >= n_cand || take_all) {
                 sure = true;
             } else if (radix) {
-                const uint key = UintRef(keyb).v[t];
+                const uint key = UintRef(keyb).v[t] >> LOW_BITS;
                 sure = key > threshold;
                 tie = key == threshold;
             }

@@ -16,6 +16,8 @@ static void print_usage(FILE *f)
           "                      (r, k, l of 0 take the plugin's defaults; repeatable)\n"
           "  --reps N            timed steps per figure (default 50 on a GPU, 5 on a CPU)\n"
           "  --warmup N          untimed steps first (default 10 on a GPU, 2 on a CPU)\n"
+          "  --warmup-ms N       and warm-up steps until N ms have passed, so the GPU has left its\n"
+          "                      idle clock (default 1000 on a GPU, 0 on a CPU)\n"
           "  --rotate-mib N      rotate copies of small caches until the steps cycle through N MiB,\n"
           "                      so data is read from memory, not the last-level cache\n"
           "                      (default 256 on a GPU, 64 on a CPU; 0 = never)\n"
@@ -61,6 +63,7 @@ int parse_bench_options(int argc, char **argv, bench_options *opts)
 {
     memset(opts, 0, sizeof *opts);
     opts->rotate_mib = -1;
+    opts->warmup_ms = -1;
     opts->seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -133,6 +136,10 @@ int parse_bench_options(int argc, char **argv, bench_options *opts)
                 return -1;
             opts->warmup = (uint32_t)n;
             opts->warmup_set = 1;
+        } else if (strcmp(a, "--warmup-ms") == 0) {
+            if (parse_number(a, value, 600000, &n) != 0)
+                return -1;
+            opts->warmup_ms = (int64_t)n;
         } else if (strcmp(a, "--rotate-mib") == 0) {
             if (parse_number(a, value, 1u << 24, &n) != 0)
                 return -1;

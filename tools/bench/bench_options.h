@@ -20,6 +20,7 @@ typedef struct bench_options {
     uint32_t reps;        /* 0 = by device type */
     uint32_t warmup;      /* valid when warmup_set */
     int warmup_set;
+    int64_t warmup_ms;    /* -1 = by device type */
     int64_t rotate_mib;   /* -1 = by device type */
     uint64_t seed;
     int validation;

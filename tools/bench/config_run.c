@@ -78,12 +78,14 @@ int run_config(const sparq_api *api, sparq_context *ctx, const bench_config *cfg
     result->append_bytes = fill.bytes;
 
     step_inputs in = {.cfg = cfg, .slots = slots, .q = q, .out = out};
-    fprintf(stderr, "[%s] timing dense (%u warm-up + %u steps)\n", cfg->name, opts->warmup, opts->reps);
-    if (time_steps(api, caches, n_caches, &in, SPARQ_ATTENTION_DENSE, opts->warmup, opts->reps, &result->dense,
+    fprintf(stderr, "[%s] timing dense (%u+ warm-up steps over %.1f s + %u steps)\n", cfg->name, opts->warmup,
+            opts->warmup_seconds, opts->reps);
+    if (time_steps(api, caches, n_caches, &in, SPARQ_ATTENTION_DENSE, opts->warmup, opts->warmup_seconds, opts->reps, &result->dense,
                    why, why_size) != 0)
         goto done;
-    fprintf(stderr, "[%s] timing sparq (%u warm-up + %u steps)\n", cfg->name, opts->warmup, opts->reps);
-    if (time_steps(api, caches, n_caches, &in, SPARQ_ATTENTION_SPARQ, opts->warmup, opts->reps, &result->sparq,
+    fprintf(stderr, "[%s] timing sparq (%u+ warm-up steps over %.1f s + %u steps)\n", cfg->name, opts->warmup,
+            opts->warmup_seconds, opts->reps);
+    if (time_steps(api, caches, n_caches, &in, SPARQ_ATTENTION_SPARQ, opts->warmup, opts->warmup_seconds, opts->reps, &result->sparq,
                    why, why_size) != 0)
         goto done;
     if (compare_sparq_with_dense(api, caches[0], &in, &result->rel_l2_error, &result->mean_alpha, why,

@@ -12,6 +12,7 @@
 
 typedef struct run_options {
     uint32_t warmup;
+    double warmup_seconds; /* the least time spent warming up each step kind */
     uint32_t reps;
     uint64_t rotate_bytes;      /* rotate caches until a step's data totals this; 0 = never */
     double memory_fraction;     /* of device-local memory the caches may use */

@@ -82,6 +82,7 @@ static int run_all(const loaded_plugin *plugin, const bench_options *opts)
     header.suite = plan.suite_name;
     header.reps = opts->reps ? opts->reps : (is_cpu ? 5u : 50u);
     header.warmup = opts->warmup_set ? opts->warmup : (is_cpu ? 2u : 10u);
+    header.warmup_ms = (uint32_t)(opts->warmup_ms >= 0 ? opts->warmup_ms : (is_cpu ? 0 : 1000));
 
     uint64_t probe = is_cpu ? 64 * MIB : 1024 * MIB;
     if (header.device.device_local_bytes && probe > header.device.device_local_bytes / 4)
@@ -96,6 +97,7 @@ static int run_all(const loaded_plugin *plugin, const bench_options *opts)
 
     run_options run = {
         .warmup = header.warmup,
+        .warmup_seconds = header.warmup_ms * 1e-3,
         .reps = header.reps,
         .rotate_bytes = (uint64_t)(opts->rotate_mib >= 0 ? opts->rotate_mib : (is_cpu ? 64 : 256)) * MIB,
         .memory_fraction = 0.4,

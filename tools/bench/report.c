@@ -51,8 +51,9 @@ void print_run_header(FILE *f, const run_header *h)
             h->device.subgroup_size);
     fprintf(f, "roofline %.1f GB/s streaming read (measured over %.0f MiB)\n", h->read_bytes_per_second / 1e9,
             (double)h->read_probe_bytes / (1u << 20));
-    fprintf(f, "suite    %s, %u warm-up + %u timed steps per figure; times are medians of GPU timestamps\n\n", h->suite,
-            h->warmup, h->reps);
+    fprintf(f, "suite    %s, %u+ warm-up steps over %u ms + %u timed steps per figure; times are medians of GPU "
+               "timestamps\n\n",
+            h->suite, h->warmup, h->warmup_ms, h->reps);
 }
 
 void print_table_heading(FILE *f)
@@ -200,7 +201,8 @@ int write_json(const char *path, const run_header *h, const config_result *resul
     fprintf(f, "  \"read_roofline_gbps\": %.3f,\n  \"read_probe_bytes\": %llu,\n  \"suite\": ",
             h->read_bytes_per_second / 1e9, (unsigned long long)h->read_probe_bytes);
     json_string(f, h->suite);
-    fprintf(f, ",\n  \"warmup\": %u,\n  \"reps\": %u,\n  \"configs\": [", h->warmup, h->reps);
+    fprintf(f, ",\n  \"warmup\": %u,\n  \"warmup_ms\": %u,\n  \"reps\": %u,\n  \"configs\": [", h->warmup,
+            h->warmup_ms, h->reps);
     for (size_t i = 0; i < n; i++) {
         const config_result *r = &results[i];
         const bench_config *c = &r->cfg;

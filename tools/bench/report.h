@@ -17,6 +17,7 @@ typedef struct run_header {
     uint64_t read_probe_bytes;    /* buffer the roofline was measured over */
     const char *suite;
     uint32_t warmup;
+    uint32_t warmup_ms;
     uint32_t reps;
 } run_header;
 

@@ -30,8 +30,8 @@ static const char *mode_name(sparq_attention_mode mode)
 }
 
 int time_steps(const sparq_api *api, sparq_cache **caches, uint32_t n_caches, const step_inputs *in,
-               sparq_attention_mode mode, uint32_t warmup, uint32_t reps, step_result *result, char *why,
-               size_t why_size)
+               sparq_attention_mode mode, uint32_t warmup, double warmup_seconds, uint32_t reps,
+               step_result *result, char *why, size_t why_size)
 {
     double *gpu = malloc(sizeof(double) * reps);
     double *host = malloc(sizeof(double) * reps);
@@ -50,6 +50,7 @@ int time_steps(const sparq_api *api, sparq_cache **caches, uint32_t n_caches, co
         snprintf(why, why_size, "out of host memory for %u samples", reps);
         status_ok = 0;
     }
+    const double warmup_until = monotonic_seconds() + warmup_seconds;
     for (uint32_t i = 0; i < warmup + reps && status_ok; i++) {
         sparq_attend_stats stats = {.struct_size = sizeof stats};
         sparq_attend_desc desc = attend_desc(in, mode, in->out);
@@ -63,8 +64,11 @@ int time_steps(const sparq_api *api, sparq_cache **caches, uint32_t n_caches, co
             status_ok = 0;
             break;
         }
-        if (i < warmup)
+        if (i < warmup) {
+            if (i + 1 == warmup && t1 < warmup_until)
+                warmup++; /* until the time floor too */
             continue;
+        }
         uint32_t j = i - warmup;
         gpu[j] = (double)stats.gpu_ns * 1e-3;
         host[j] = (double)stats.host_ns * 1e-3;

@@ -2,15 +2,19 @@
 // attend_merge: combines the splits of attend into the output of each query
 // head, and for SparQ blends with the running mean of V:
 //   y = alpha * attention + (1 - alpha) * vsum / S
-// Grid: x = head of the group, y = KV head, z = entry. Groups of LANES
-// threads (4 elements each) take every NG-th split with an online softmax
-// merge of their own, then the groups are combined.
+// Grid: x = head of the group, y = KV head, z = entry.
+//
+// Two passes, so that no load waits on the result of another: first the
+// workgroup finds the largest split maximum (every split's max is one
+// float), then groups of LANES threads (4 elements each) add every NG-th
+// split's sum and accumulator scaled by exp(max - largest), which are
+// independent loads the GPU can have in flight together.
 #include "common.glsl"
 
 const uint LANES = HEAD_DIM / 4;
 const uint NG = WG_SIZE / LANES; // the backend ensures WG_SIZE >= LANES
 
-shared vec2 ml_s[WG_SIZE];
+shared float l_s[WG_SIZE];
 shared vec4 acc_s[WG_SIZE];
 
 void main()
@@ -21,40 +25,35 @@ void main()
     const Entry ent = get_entry(e);
     const CallInfo call = get_call();
     const uint head = e * pc.n_kv_heads + kv;
+    const uint first = (head * call.splits) * GROUP + j; // split s at first + s * GROUP
 
-    float mx = NEG_INF, sum = 0.0;
+    float mx = NEG_INF;
+    for (uint s = tid; s < call.splits; s += WG_SIZE)
+        mx = max(mx, Vec2Ref(call.part_ml).v[first + s * GROUP].x);
+    const float m_all = wg_max(mx); // -inf only if every split is empty, which no entry allows
+
+    float sum = 0.0;
     vec4 acc = vec4(0.0);
     if (g < NG) {
         for (uint s = g; s < call.splits; s += NG) {
-            const uint at = (head * call.splits + s) * GROUP + j;
+            const uint at = first + s * GROUP;
             const vec2 st = Vec2Ref(call.part_ml).v[at];
-            if (st.x == NEG_INF)
-                continue; // an empty split
             const vec4 a = Vec4Ref(call.part_acc).v[at * LANES + lane];
-            const float m_new = max(mx, st.x);
-            const float w_old = exp(mx - m_new), w = exp(st.x - m_new);
-            sum = sum * w_old + st.y * w;
-            acc = acc * w_old + a * w;
-            mx = m_new;
+            const float w = st.x == NEG_INF ? 0.0 : exp(st.x - m_all); // an empty split adds nothing
+            sum += st.y * w;
+            acc += a * w;
         }
     }
-    ml_s[tid] = vec2(mx, sum);
+    l_s[tid] = sum;
     acc_s[tid] = acc;
     barrier();
     if (tid >= LANES)
         return;
-    float m_all = NEG_INF;
-    for (uint k = 0; k < NG; k++)
-        m_all = max(m_all, ml_s[k * LANES].x);
     float l_all = 0.0;
     vec4 y = vec4(0.0);
     for (uint k = 0; k < NG; k++) {
-        const vec2 st = ml_s[k * LANES];
-        if (st.x != NEG_INF) {
-            const float w = exp(st.x - m_all);
-            l_all += st.y * w;
-            y += acc_s[k * LANES + lane] * w;
-        }
+        l_all += l_s[k * LANES + lane];
+        y += acc_s[k * LANES + lane];
     }
     y /= l_all;
 #ifdef SPARSE

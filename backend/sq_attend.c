@@ -2,7 +2,8 @@
  * One decode step of attention: uploads q and the per-slot parameters,
  * records the kernels with a barrier between each, and reads the output back.
  *   dense: attend_dense -> attend_merge_dense                             (2 dispatches)
- *   SparQ: sparq_score -> sparq_rank x 4 phases -> attend_sparse -> attend_merge_sparse (7)
+ *   SparQ: sparq_score -> sparq_select_small (slots up to 8192 positions) and/or
+ *          sparq_rank x 4 phases (longer slots) -> attend_sparse -> attend_merge_sparse (4 to 8)
  * With stats, a timestamp after each stage (score, rank, attend, merge).
  */
 #include "sparq_shaders.h"
@@ -143,6 +144,18 @@ static void plan_splits(const sparq_context *ctx, uint32_t count_max, uint32_t s
         ci->splits = 1;
 }
 
+/* The longest slot sparq_select_small takes (its PARAM): as many ranking
+ * keys as fit in shared memory beside its histogram and reduction scratch
+ * (12 KiB), in whole chunks, at most 8192 so that one workgroup per head
+ * stays short; 0 if not even one chunk fits. Longer slots take
+ * sparq_rank's phases, spread over every chunk. */
+static uint32_t select_small_limit(const sparq_context *ctx)
+{
+    const uint32_t shared = ctx->limits.maxComputeSharedMemorySize;
+    uint32_t keys = shared > 12288 ? (shared - 12288) / 4 / SQ_SCORE_CHUNK * SQ_SCORE_CHUNK : 0;
+    return keys < 8192 ? keys : 8192;
+}
+
 static sparq_status get_pipeline(sparq_context *ctx, uint32_t shader, uint32_t wg, uint32_t dh, uint32_t group,
                                  uint32_t param, VkPipeline *p)
 {
@@ -183,11 +196,12 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     /* Per-slot parameters and the call's extents. */
     struct sq_call_info ci;
     memset(&ci, 0, sizeof ci);
-    uint32_t s_max = 0, k_max = 1, r = 1;
+    uint32_t s_max = 0, s_min = UINT32_MAX, k_max = 1, r = 1;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t S = c->lengths[p->slots[i]], kk, ll;
         sq_resolve_sparq(dh, S, p->r, p->k, p->l, &r, &kk, &ll);
         s_max = S > s_max ? S : s_max;
+        s_min = S < s_min ? S : s_min;
         k_max = kk > k_max ? kk : k_max;
     }
     if (p->sparq && p->selected && p->selected_stride < k_max)
@@ -243,13 +257,18 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
         memcpy(up + L.q, p->q, q_elems * sizeof(float));
 
     /* Pipelines (built on first use). */
-    VkPipeline score = VK_NULL_HANDLE, rank = VK_NULL_HANDLE, attend, merge;
+    VkPipeline score = VK_NULL_HANDLE, rank = VK_NULL_HANDLE, select_small = VK_NULL_HANDLE, attend, merge;
     const char *storage = f16 ? "f16" : "f32";
-    if (p->sparq) {
-        if ((st = kernel_pipeline(ctx, "sparq_score", storage, SQ_SCORE_WG, dh, g, 0, 0, &score)) != SPARQ_SUCCESS ||
-            (st = kernel_pipeline(ctx, "sparq_rank", NULL, SQ_SCORE_WG, dh, g, 0, 0, &rank)) != SPARQ_SUCCESS)
-            return st;
-    }
+    /* Slots up to small_max positions are selected by one workgroup per
+     * head (sparq_select_small), longer ones by sparq_rank's phases. */
+    const uint32_t small_max = select_small_limit(ctx);
+    const bool use_small = p->sparq && s_min <= small_max, use_rank = p->sparq && s_max > small_max;
+    if (p->sparq &&
+        ((st = kernel_pipeline(ctx, "sparq_score", storage, SQ_SCORE_WG, dh, g, 0, 0, &score)) != SPARQ_SUCCESS ||
+         (use_rank && (st = kernel_pipeline(ctx, "sparq_rank", NULL, SQ_SCORE_WG, dh, g, 0, 0, &rank)) != SPARQ_SUCCESS) ||
+         (use_small && (st = kernel_pipeline(ctx, "sparq_select_small", NULL, SQ_SCORE_WG, dh, g, small_max, 0,
+                                             &select_small)) != SPARQ_SUCCESS)))
+        return st;
     if ((st = kernel_pipeline(ctx, p->sparq ? "attend_sparse" : "attend_dense", storage, attend_wg, dh, g, kl,
                               dh / 8 / kl, &attend)) !=
             SPARQ_SUCCESS ||
@@ -288,13 +307,18 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
         if (p->stats)
             sq_stream_timestamp(ctx, s, ++stages);
         sq_stream_barrier(ctx, s);
-        for (uint32_t phase = 0; phase < SQ_RANK_PHASES; phase++) {
+        /* The two selections take disjoint slots: no barrier between them. */
+        if (use_small)
+            sq_stream_dispatch(ctx, s, select_small, &push, 1, c->n_kv_heads, n);
+        push.n_chunks = small_max; /* sparq_rank leaves slots up to this to sparq_select_small */
+        for (uint32_t phase = 0; use_rank && phase < SQ_RANK_PHASES; phase++) {
             push.span = phase;
             sq_stream_dispatch(ctx, s, rank, &push, ci.score_chunks, c->n_kv_heads, n);
             if (phase + 1 < SQ_RANK_PHASES)
                 sq_stream_barrier(ctx, s);
         }
         push.span = 0;
+        push.n_chunks = 0;
         if (p->stats)
             sq_stream_timestamp(ctx, s, ++stages);
         sq_stream_barrier(ctx, s);
@@ -346,7 +370,8 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
         memcpy(p->alpha, rb + L.out_bytes + L.sel_bytes, L.alpha_bytes);
     if (p->stats) {
         sparq_attend_stats stats = {.struct_size = p->stats->struct_size,
-                                    .dispatches = p->sparq ? 3 + SQ_RANK_PHASES : 2};
+                                    .dispatches = p->sparq ? 3 + (use_small ? 1 : 0) + (use_rank ? SQ_RANK_PHASES : 0)
+                                                           : 2};
         stats.host_ns = t_recorded - t_start;
         if ((st = sq_stream_intervals_ns(ctx, s, stages, stats.dispatch_ns)) != SPARQ_SUCCESS)
             return st;

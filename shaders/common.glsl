@@ -27,7 +27,7 @@ const uint GROUP = GROUP_N;
 #else
 layout(constant_id = 2) const uint GROUP = 1;
 #endif
-layout(constant_id = 3) const uint PARAM = 0;   // kernel-specific
+layout(constant_id = 3) const uint PARAM = 1;   // kernel-specific; always set by the backend (1: a valid array length)
 
 // Must match struct sq_push in backend/sq_push.h (static-asserted there).
 layout(push_constant, std430) uniform Push {

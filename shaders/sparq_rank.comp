@@ -18,6 +18,7 @@
 // two dispatches. Chunk 0 of each head stores what the phases resolved (the
 // digits so far and how many keys are still to take) for the next phase,
 // and phase 0 clears the second histogram, so the host clears only the first.
+// Slots of at most pc.n_chunks positions are left to sparq_select_small.
 // Grid: x = chunk of CHUNK positions (as sparq_score), y = KV head, z = entry.
 #include "common.glsl"
 
@@ -92,8 +93,8 @@ void main()
     const Entry ent = get_entry(e);
     const CallInfo call = get_call();
     const uint S = ent.len, n_cand = S - ent.l, need = ent.k - ent.l;
-    if (c * CHUNK >= S)
-        return; // uniform: past this entry's positions
+    if (c * CHUNK >= S || S <= pc.n_chunks)
+        return; // uniform: past this entry's positions, or sparq_select_small's (pc.n_chunks: its limit)
     const bool take_all = need >= n_cand;
     const bool radix = !take_all && need > 0;
     if (phase <= 1 && !radix)

@@ -196,12 +196,15 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     /* Per-slot parameters and the call's extents. */
     struct sq_call_info ci;
     memset(&ci, 0, sizeof ci);
-    uint32_t s_max = 0, s_min = UINT32_MAX, k_max = 1, r = 1;
+    const uint32_t small_max = select_small_limit(ctx);
+    uint32_t s_max = 0, s_min = UINT32_MAX, s_small = 0, k_max = 1, r = 1;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t S = c->lengths[p->slots[i]], kk, ll;
         sq_resolve_sparq(dh, S, p->r, p->k, p->l, &r, &kk, &ll);
         s_max = S > s_max ? S : s_max;
         s_min = S < s_min ? S : s_min;
+        if (S <= small_max && S > s_small)
+            s_small = S;
         k_max = kk > k_max ? kk : k_max;
     }
     if (p->sparq && p->selected && p->selected_stride < k_max)
@@ -260,13 +263,19 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     VkPipeline score = VK_NULL_HANDLE, rank = VK_NULL_HANDLE, select_small = VK_NULL_HANDLE, attend, merge;
     const char *storage = f16 ? "f16" : "f32";
     /* Slots up to small_max positions are selected by one workgroup per
-     * head (sparq_select_small), longer ones by sparq_rank's phases. */
-    const uint32_t small_max = select_small_limit(ctx);
+     * head (sparq_select_small), longer ones by sparq_rank's phases. The
+     * pipeline holds keys for the longest short slot of the call, rounded
+     * up to a power of two: less shared memory, more workgroups per core. */
+    uint32_t small_keys = SQ_SCORE_CHUNK;
+    while (small_keys < s_small)
+        small_keys *= 2;
+    if (small_keys > small_max)
+        small_keys = small_max;
     const bool use_small = p->sparq && s_min <= small_max, use_rank = p->sparq && s_max > small_max;
     if (p->sparq &&
         ((st = kernel_pipeline(ctx, "sparq_score", storage, SQ_SCORE_WG, dh, g, 0, 0, &score)) != SPARQ_SUCCESS ||
          (use_rank && (st = kernel_pipeline(ctx, "sparq_rank", NULL, SQ_SCORE_WG, dh, g, 0, 0, &rank)) != SPARQ_SUCCESS) ||
-         (use_small && (st = kernel_pipeline(ctx, "sparq_select_small", NULL, SQ_SCORE_WG, dh, g, small_max, 0,
+         (use_small && (st = kernel_pipeline(ctx, "sparq_select_small", NULL, SQ_SCORE_WG, dh, g, small_keys, 0,
                                              &select_small)) != SPARQ_SUCCESS)))
         return st;
     if ((st = kernel_pipeline(ctx, p->sparq ? "attend_sparse" : "attend_dense", storage, attend_wg, dh, g, kl,
@@ -307,10 +316,11 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
         if (p->stats)
             sq_stream_timestamp(ctx, s, ++stages);
         sq_stream_barrier(ctx, s);
-        /* The two selections take disjoint slots: no barrier between them. */
+        /* The two selections take disjoint slots: no barrier between them.
+         * push.n_chunks: the longest slot sparq_select_small takes. */
+        push.n_chunks = small_max;
         if (use_small)
             sq_stream_dispatch(ctx, s, select_small, &push, 1, c->n_kv_heads, n);
-        push.n_chunks = small_max; /* sparq_rank leaves slots up to this to sparq_select_small */
         for (uint32_t phase = 0; use_rank && phase < SQ_RANK_PHASES; phase++) {
             push.span = phase;
             sq_stream_dispatch(ctx, s, rank, &push, ci.score_chunks, c->n_kv_heads, n);

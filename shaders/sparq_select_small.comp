@@ -11,7 +11,7 @@
 // LOW_BITS bits, the first ties in position order, positions written in
 // ascending order, and alpha_part holding each CHUNK's share of alpha (so
 // attend_merge_sparse is the same for both).
-// Grid: x = 1, y = KV head, z = entry.
+// Grid: x = 1, y = KV head, z = entry. pc.n_chunks: the longest slot taken.
 #include "common.glsl"
 
 const uint CHUNK = 1024; // sparq_score's chunk: alpha_part's granularity
@@ -19,8 +19,9 @@ const uint DIGIT_BITS = 11;
 const uint BINS = 1u << DIGIT_BITS;
 const uint LOW_BITS = 9;
 const uint BINS_PER_THREAD = BINS / WG_SIZE; // the backend runs this with WG_SIZE = 256
-// Positions a workgroup can hold keys for (PARAM): set by the backend from
-// the device's shared memory; sparq_rank gets it as pc.n_chunks.
+// Positions a workgroup holds keys for (PARAM): at least the longest slot
+// of the call this kernel takes (the backend's limit for those, from the
+// device's shared memory, reaches sparq_rank as pc.n_chunks).
 const uint SMALL_MAX = PARAM;
 
 shared uint keys_s[SMALL_MAX];
@@ -69,8 +70,8 @@ void main()
     const Entry ent = get_entry(e);
     const CallInfo call = get_call();
     const uint S = ent.len, n_cand = S - ent.l, need = ent.k - ent.l;
-    if (S > SMALL_MAX)
-        return; // uniform: sparq_rank's
+    if (S > pc.n_chunks || S > SMALL_MAX)
+        return; // uniform: sparq_rank's (the second test only guards the arrays)
     const bool take_all = need >= n_cand;
     const bool radix = !take_all && need > 0;
     const uint head = e * pc.n_kv_heads + kv;

@@ -153,7 +153,9 @@ static uint32_t select_small_limit(const sparq_context *ctx)
 {
     const uint32_t shared = ctx->limits.maxComputeSharedMemorySize;
     uint32_t keys = shared > 12288 ? (shared - 12288) / 4 / SQ_SCORE_CHUNK * SQ_SCORE_CHUNK : 0;
-    return keys < 8192 ? keys : 8192;
+    if (keys > 8192)
+        keys = 8192;
+    return keys < ctx->debug_select_small_max ? keys : ctx->debug_select_small_max;
 }
 
 static sparq_status get_pipeline(sparq_context *ctx, uint32_t shader, uint32_t wg, uint32_t dh, uint32_t group,

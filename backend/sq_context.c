@@ -117,6 +117,8 @@ static sparq_status create_device(sparq_context *ctx)
     const char *limit = getenv("SPARQ_DEBUG_MAX_ALLOCATION");
     if (limit && strtoull(limit, NULL, 10) > 0 && strtoull(limit, NULL, 10) < ctx->max_allocation)
         ctx->max_allocation = strtoull(limit, NULL, 10);
+    const char *small_max = getenv("SPARQ_DEBUG_SELECT_SMALL_MAX");
+    ctx->debug_select_small_max = small_max && *small_max ? (uint32_t)strtoul(small_max, NULL, 10) : UINT32_MAX;
     vkGetPhysicalDeviceMemoryProperties(ctx->physical_device, &ctx->memory);
 
     VkPushConstantRange range = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .size = sizeof(struct sq_push)};

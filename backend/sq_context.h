@@ -35,6 +35,11 @@ struct sparq_context {
     VkPhysicalDeviceMemoryProperties memory;
     VkPhysicalDeviceLimits limits;
     VkDeviceSize max_allocation;
+    /* For tests: SPARQ_DEBUG_SELECT_SMALL_MAX caps the slots that
+     * sparq_select_small takes (0: all go through sparq_rank), so both
+     * selection paths run at the small sizes a CPU device can afford.
+     * UINT32_MAX when unset. */
+    uint32_t debug_select_small_max;
 
     VkDevice device;
     struct VolkDeviceTable vk;

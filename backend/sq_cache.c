@@ -2,6 +2,7 @@
 
 #include "sparq_shaders.h"
 #include "sq_error.h"
+#include "sq_fault.h"
 #include "sq_half.h"
 #include "sq_push.h"
 
@@ -25,8 +26,8 @@ sparq_status sq_cache_create(sparq_context *ctx, const sparq_cache_desc *desc, s
     sparq_status st = sq_context_check_alive(ctx);
     if (st != SPARQ_SUCCESS)
         return st;
-    sparq_cache *c = calloc(1, sizeof *c);
-    if (!c || !(c->lengths = calloc(desc->n_seqs, sizeof *c->lengths))) {
+    sparq_cache *c = sq_calloc(1, sizeof *c);
+    if (!c || !(c->lengths = sq_calloc(desc->n_seqs, sizeof *c->lengths))) {
         free(c);
         return sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
@@ -53,9 +54,9 @@ sparq_status sq_cache_create(sparq_context *ctx, const sparq_cache_desc *desc, s
     VkDeviceSize fit = ctx->max_allocation / c->slot_bytes;
     c->slots_per_segment = fit < c->n_seqs ? (uint32_t)fit : c->n_seqs;
     c->n_segments = (c->n_seqs + c->slots_per_segment - 1) / c->slots_per_segment;
-    c->k = calloc(c->n_segments, sizeof *c->k);
-    c->kt = calloc(c->n_segments, sizeof *c->kt);
-    c->v = calloc(c->n_segments, sizeof *c->v);
+    c->k = sq_calloc(c->n_segments, sizeof *c->k);
+    c->kt = sq_calloc(c->n_segments, sizeof *c->kt);
+    c->v = sq_calloc(c->n_segments, sizeof *c->v);
     st = c->k && c->kt && c->v ? SPARQ_SUCCESS : sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     for (uint32_t i = 0; i < c->n_segments && st == SPARQ_SUCCESS; i++) {
         uint32_t slots = c->n_seqs - i * c->slots_per_segment;
@@ -220,6 +221,34 @@ static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_
     return sq_stream_submit_wait(ctx, &c->stream);
 }
 
+/* Recomputes the V sums of `slots` from their stored rows below their
+ * lengths, after an append that failed part-way had added to them. Keeps the
+ * message of the append's failure. If this fails too (the device is lost or
+ * out of memory again), the message says the sums may be wrong. */
+static void restore_vsums(sparq_cache *c, uint32_t n_slots, const uint32_t *slots)
+{
+    sparq_context *ctx = c->ctx;
+    char why[1024];
+    snprintf(why, sizeof why, "%s", sq_last_error());
+    /* The upload buffer held n_slots entries for the failed piece already. */
+    struct sq_entry *entries = (struct sq_entry *)((char *)c->upload.map + SQ_CALL_INFO_BYTES);
+    for (uint32_t i = 0; i < n_slots; i++)
+        entries[i] = sq_cache_entry(c, slots[i], c->lengths[slots[i]]);
+    VkPipeline pipeline;
+    sparq_status st = vsum_pipeline(c, &pipeline);
+    if (st == SPARQ_SUCCESS && (st = sq_stream_begin(ctx, &c->stream)) == SPARQ_SUCCESS) {
+        struct sq_push push = cache_push(c);
+        push.step_addr = c->upload.address;
+        push.n_entries = n_slots;
+        sq_stream_dispatch(ctx, &c->stream, pipeline, &push, (c->head_dim + 63) / 64, c->n_kv_heads, n_slots);
+        st = sq_stream_submit_wait(ctx, &c->stream);
+    }
+    if (st == SPARQ_SUCCESS)
+        sq_fail(SPARQ_SUCCESS, "%s (nothing appended)", why);
+    else
+        sq_fail(SPARQ_SUCCESS, "%s (nothing appended; restoring the V sums failed too: %s)", why, sq_last_error());
+}
+
 sparq_status sq_cache_append(sparq_cache *c, uint32_t n_slots, const uint32_t *slots, uint32_t n_tokens,
                              sparq_dtype dtype, const void *k, const void *v)
 {
@@ -236,7 +265,10 @@ sparq_status sq_cache_append(sparq_cache *c, uint32_t n_slots, const uint32_t *s
         uint32_t nt = n_tokens - t0 < piece ? n_tokens - t0 : piece;
         sparq_status st = append_piece(c, n_slots, slots, n_tokens, t0, nt, dtype, k, v);
         if (st != SPARQ_SUCCESS) {
-            /* Pieces already stored sit past the lengths: the slots read as before. */
+            /* Rows of pieces already stored sit past the lengths, unread;
+             * but their V was added to the running sums: recompute those. */
+            if (t0 > 0)
+                restore_vsums(c, n_slots, slots);
             return st;
         }
     }
@@ -248,12 +280,12 @@ sparq_status sq_cache_append(sparq_cache *c, uint32_t n_slots, const uint32_t *s
 sparq_status sq_cache_truncate(sparq_cache *c, uint32_t slot, uint32_t length)
 {
     sparq_context *ctx = c->ctx;
-    if (length == c->lengths[slot])
-        return SPARQ_SUCCESS;
+    sparq_status st = sq_context_check_alive(ctx);
+    if (st != SPARQ_SUCCESS || length == c->lengths[slot])
+        return st;
     if (length == 0)
         return sq_cache_reset(c, slot);
-    sparq_status st = sq_buffer_reserve(ctx, &c->upload, SQ_CALL_INFO_BYTES + sizeof(struct sq_entry),
-                                        SQ_MEMORY_UPLOAD);
+    st = sq_buffer_reserve(ctx, &c->upload, SQ_CALL_INFO_BYTES + sizeof(struct sq_entry), SQ_MEMORY_UPLOAD);
     if (st != SPARQ_SUCCESS)
         return st;
     struct sq_entry *entry = (struct sq_entry *)((char *)c->upload.map + SQ_CALL_INFO_BYTES);

@@ -51,6 +51,18 @@ sparq_status sq_cache_create(sparq_context *ctx, const sparq_cache_desc *desc, s
         free(c);
         return st;
     }
+    /* A cache larger than the device's largest heap can never be made: say
+     * so up front rather than allocating segments until the driver refuses
+     * (drivers that over-commit, lavapipe among them, might not refuse). */
+    const VkDeviceSize total = 3 * (VkDeviceSize)c->n_seqs * c->slot_bytes + vsum_bytes;
+    if (ctx->info.device_local_bytes > 0 && total > ctx->info.device_local_bytes) {
+        st = sq_fail(SPARQ_ERROR_OUT_OF_DEVICE_MEMORY,
+                     "cache_create: the cache needs %llu bytes, more than the %llu bytes of device memory of %s",
+                     (unsigned long long)total, (unsigned long long)ctx->info.device_local_bytes, ctx->info.name);
+        free(c->lengths);
+        free(c);
+        return st;
+    }
     VkDeviceSize fit = ctx->max_allocation / c->slot_bytes;
     c->slots_per_segment = fit < c->n_seqs ? (uint32_t)fit : c->n_seqs;
     c->n_segments = (c->n_seqs + c->slots_per_segment - 1) / c->slots_per_segment;
@@ -170,14 +182,20 @@ static void to_floats(sparq_dtype dtype, const void *in, size_t first, size_t n,
         memcpy(out, (const float *)in + first, n * sizeof(float));
 }
 
-/* One dispatch of kv_append for tokens [t0, t0+nt) of every slot. */
+/* One dispatch of kv_append for tokens [t0, t0+nt) of every slot. The last
+ * piece also adds all n_tokens to the V sums, in the same submission: a
+ * piece that fails leaves the sums as they were, so an append that fails
+ * part-way changes nothing a later call reads. */
 static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_t *slots, uint32_t n_tokens,
-                                 uint32_t t0, uint32_t nt, sparq_dtype dtype, const void *k, const void *v)
+                                 uint32_t t0, uint32_t nt, bool last, sparq_dtype dtype, const void *k, const void *v)
 {
     sparq_context *ctx = c->ctx;
     const size_t row = (size_t)c->n_kv_heads * c->head_dim; /* elements per token */
     const VkDeviceSize entries_off = SQ_CALL_INFO_BYTES;
-    const VkDeviceSize k_off = align_up(entries_off + n_slots * sizeof(struct sq_entry), 256);
+    /* Two entry lists: this piece's rows (at len + t0), then the V sum's
+     * (at len, all n_tokens). */
+    const VkDeviceSize sum_entries = n_slots * sizeof(struct sq_entry);
+    const VkDeviceSize k_off = align_up(entries_off + 2 * sum_entries, 256);
     const VkDeviceSize tensor_bytes = (VkDeviceSize)n_slots * nt * row * sizeof(float);
     const VkDeviceSize v_off = k_off + tensor_bytes;
     sparq_status st = sq_buffer_reserve(ctx, &c->upload, v_off + tensor_bytes, SQ_MEMORY_UPLOAD);
@@ -187,6 +205,7 @@ static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_
     struct sq_entry *entries = (struct sq_entry *)(base + entries_off);
     for (uint32_t i = 0; i < n_slots; i++) {
         entries[i] = sq_cache_entry(c, slots[i], c->lengths[slots[i]] + t0);
+        entries[n_slots + i] = sq_cache_entry(c, slots[i], c->lengths[slots[i]]);
         /* input [slot][token][kv][dh] -> upload [slot][token-of-piece][kv][dh] */
         size_t src = ((size_t)i * n_tokens + t0) * row, dst = (size_t)i * nt * row;
         to_floats(dtype, k, src, (size_t)nt * row, (float *)(base + k_off) + dst);
@@ -214,39 +233,16 @@ static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_
     push.n_chunks = n_a;
     push.r = n_b;
     sq_stream_dispatch(ctx, &c->stream, append, &push, n_a + n_b, c->n_kv_heads, n_slots);
-    sq_stream_barrier(ctx, &c->stream);
-    /* The V sum adds what was stored, as a truncate recomputes it. */
-    push.flags = SQ_FLAG_VSUM_ADD;
-    sq_stream_dispatch(ctx, &c->stream, vsum, &push, (c->head_dim + 63) / 64, c->n_kv_heads, n_slots);
-    return sq_stream_submit_wait(ctx, &c->stream);
-}
-
-/* Recomputes the V sums of `slots` from their stored rows below their
- * lengths, after an append that failed part-way had added to them. Keeps the
- * message of the append's failure. If this fails too (the device is lost or
- * out of memory again), the message says the sums may be wrong. */
-static void restore_vsums(sparq_cache *c, uint32_t n_slots, const uint32_t *slots)
-{
-    sparq_context *ctx = c->ctx;
-    char why[1024];
-    snprintf(why, sizeof why, "%s", sq_last_error());
-    /* The upload buffer held n_slots entries for the failed piece already. */
-    struct sq_entry *entries = (struct sq_entry *)((char *)c->upload.map + SQ_CALL_INFO_BYTES);
-    for (uint32_t i = 0; i < n_slots; i++)
-        entries[i] = sq_cache_entry(c, slots[i], c->lengths[slots[i]]);
-    VkPipeline pipeline;
-    sparq_status st = vsum_pipeline(c, &pipeline);
-    if (st == SPARQ_SUCCESS && (st = sq_stream_begin(ctx, &c->stream)) == SPARQ_SUCCESS) {
-        struct sq_push push = cache_push(c);
-        push.step_addr = c->upload.address;
-        push.n_entries = n_slots;
-        sq_stream_dispatch(ctx, &c->stream, pipeline, &push, (c->head_dim + 63) / 64, c->n_kv_heads, n_slots);
-        st = sq_stream_submit_wait(ctx, &c->stream);
+    if (last) {
+        sq_stream_barrier(ctx, &c->stream);
+        /* The V sum adds what was stored, in position order over all the
+         * pieces, as a truncate recomputes it. */
+        push.flags = SQ_FLAG_VSUM_ADD;
+        push.step_addr = c->upload.address + sum_entries;
+        push.span = n_tokens;
+        sq_stream_dispatch(ctx, &c->stream, vsum, &push, (c->head_dim + 63) / 64, c->n_kv_heads, n_slots);
     }
-    if (st == SPARQ_SUCCESS)
-        sq_fail(SPARQ_SUCCESS, "%s (nothing appended)", why);
-    else
-        sq_fail(SPARQ_SUCCESS, "%s (nothing appended; restoring the V sums failed too: %s)", why, sq_last_error());
+    return sq_stream_submit_wait(ctx, &c->stream);
 }
 
 sparq_status sq_cache_append(sparq_cache *c, uint32_t n_slots, const uint32_t *slots, uint32_t n_tokens,
@@ -263,12 +259,11 @@ sparq_status sq_cache_append(sparq_cache *c, uint32_t n_slots, const uint32_t *s
         piece = 1;
     for (uint32_t t0 = 0; t0 < n_tokens; t0 += piece) {
         uint32_t nt = n_tokens - t0 < piece ? n_tokens - t0 : piece;
-        sparq_status st = append_piece(c, n_slots, slots, n_tokens, t0, nt, dtype, k, v);
+        const bool last = t0 + nt == n_tokens;
+        sparq_status st = append_piece(c, n_slots, slots, n_tokens, t0, nt, last, dtype, k, v);
         if (st != SPARQ_SUCCESS) {
-            /* Rows of pieces already stored sit past the lengths, unread;
-             * but their V was added to the running sums: recompute those. */
-            if (t0 > 0)
-                restore_vsums(c, n_slots, slots);
+            /* Pieces already stored sit past the lengths, and the V sums
+             * are only added by the last piece: the slots read as before. */
             return st;
         }
     }

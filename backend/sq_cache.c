@@ -182,18 +182,41 @@ static void to_floats(sparq_dtype dtype, const void *in, size_t first, size_t n,
         memcpy(out, (const float *)in + first, n * sizeof(float));
 }
 
-/* One dispatch of kv_append for tokens [t0, t0+nt) of every slot. The last
- * piece also adds all n_tokens to the V sums, in the same submission: a
- * piece that fails leaves the sums as they were, so an append that fails
- * part-way changes nothing a later call reads. */
+/* Copies the V sums of `slots` between the cache's V sums and a compact
+ * staging array [n_slots][n_kv_heads][head_dim] in the scratch buffer. */
+static void copy_sums(sparq_cache *c, uint32_t n_slots, const uint32_t *slots, bool to_staging)
+{
+    const VkDeviceSize bytes = (VkDeviceSize)c->n_kv_heads * c->head_dim * sizeof(float);
+    VkBufferCopy regions[64];
+    for (uint32_t i0 = 0; i0 < n_slots; i0 += 64) {
+        const uint32_t n = n_slots - i0 < 64 ? n_slots - i0 : 64;
+        for (uint32_t i = 0; i < n; i++) {
+            const VkDeviceSize sum = slots[i0 + i] * bytes, staged = (VkDeviceSize)(i0 + i) * bytes;
+            regions[i] = (VkBufferCopy){.srcOffset = to_staging ? sum : staged,
+                                        .dstOffset = to_staging ? staged : sum,
+                                        .size = bytes};
+        }
+        c->ctx->vk.vkCmdCopyBuffer(c->stream.cmd, to_staging ? c->vsum.buffer : c->scratch.buffer,
+                                   to_staging ? c->scratch.buffer : c->vsum.buffer, n, regions);
+    }
+}
+
+/* One dispatch of kv_append for tokens [t0, t0+nt) of every slot, then
+ * kv_vsum adding those rows to the V sums. An append of several pieces
+ * (`staged`) adds them to a copy of the sums in the scratch buffer, made by
+ * its first piece and copied back by its last in the same submission as its
+ * rows: a piece that fails leaves the cache's sums as they were, so an
+ * append that fails part-way changes nothing a later call reads, and each
+ * dispatch still covers one piece only. */
 static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_t *slots, uint32_t n_tokens,
-                                 uint32_t t0, uint32_t nt, bool last, sparq_dtype dtype, const void *k, const void *v)
+                                 uint32_t t0, uint32_t nt, bool staged, sparq_dtype dtype, const void *k,
+                                 const void *v)
 {
     sparq_context *ctx = c->ctx;
     const size_t row = (size_t)c->n_kv_heads * c->head_dim; /* elements per token */
     const VkDeviceSize entries_off = SQ_CALL_INFO_BYTES;
-    /* Two entry lists: this piece's rows (at len + t0), then the V sum's
-     * (at len, all n_tokens). */
+    /* Two entry lists: the rows' (kv_append), then the sums' (kv_vsum),
+     * which index the staging array by entry rather than by slot. */
     const VkDeviceSize sum_entries = n_slots * sizeof(struct sq_entry);
     const VkDeviceSize k_off = align_up(entries_off + 2 * sum_entries, 256);
     const VkDeviceSize tensor_bytes = (VkDeviceSize)n_slots * nt * row * sizeof(float);
@@ -205,7 +228,9 @@ static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_
     struct sq_entry *entries = (struct sq_entry *)(base + entries_off);
     for (uint32_t i = 0; i < n_slots; i++) {
         entries[i] = sq_cache_entry(c, slots[i], c->lengths[slots[i]] + t0);
-        entries[n_slots + i] = sq_cache_entry(c, slots[i], c->lengths[slots[i]]);
+        entries[n_slots + i] = entries[i];
+        if (staged)
+            entries[n_slots + i].slot = i;
         /* input [slot][token][kv][dh] -> upload [slot][token-of-piece][kv][dh] */
         size_t src = ((size_t)i * n_tokens + t0) * row, dst = (size_t)i * nt * row;
         to_floats(dtype, k, src, (size_t)nt * row, (float *)(base + k_off) + dst);
@@ -225,6 +250,9 @@ static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_
     if ((st = sq_context_pipeline(ctx, &key, &append)) != SPARQ_SUCCESS ||
         (st = sq_stream_begin(ctx, &c->stream)) != SPARQ_SUCCESS)
         return st;
+    const bool first = t0 == 0, last = t0 + nt == n_tokens;
+    if (staged && first)
+        copy_sums(c, n_slots, slots, true); /* ordered before kv_vsum by the barrier below */
     struct sq_push push = cache_push(c);
     push.in_addr = c->upload.address + k_off;
     push.step_addr = c->upload.address;
@@ -233,14 +261,16 @@ static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_
     push.n_chunks = n_a;
     push.r = n_b;
     sq_stream_dispatch(ctx, &c->stream, append, &push, n_a + n_b, c->n_kv_heads, n_slots);
-    if (last) {
+    sq_stream_barrier(ctx, &c->stream);
+    /* The V sum adds what was stored, as a truncate recomputes it. */
+    push.flags = SQ_FLAG_VSUM_ADD;
+    push.step_addr = c->upload.address + sum_entries;
+    if (staged)
+        push.vsum_addr = c->scratch.address;
+    sq_stream_dispatch(ctx, &c->stream, vsum, &push, (c->head_dim + 63) / 64, c->n_kv_heads, n_slots);
+    if (staged && last) {
         sq_stream_barrier(ctx, &c->stream);
-        /* The V sum adds what was stored, in position order over all the
-         * pieces, as a truncate recomputes it. */
-        push.flags = SQ_FLAG_VSUM_ADD;
-        push.step_addr = c->upload.address + sum_entries;
-        push.span = n_tokens;
-        sq_stream_dispatch(ctx, &c->stream, vsum, &push, (c->head_dim + 63) / 64, c->n_kv_heads, n_slots);
+        copy_sums(c, n_slots, slots, false);
     }
     return sq_stream_submit_wait(ctx, &c->stream);
 }
@@ -257,13 +287,19 @@ sparq_status sq_cache_append(sparq_cache *c, uint32_t n_slots, const uint32_t *s
     uint32_t piece = (uint32_t)(SQ_APPEND_CHUNK_BYTES / per_token);
     if (piece == 0)
         piece = 1;
+    const bool staged = n_tokens > piece;
+    if (staged) {
+        const VkDeviceSize staging = (VkDeviceSize)n_slots * c->n_kv_heads * c->head_dim * sizeof(float);
+        sparq_status st = sq_buffer_reserve(c->ctx, &c->scratch, staging, SQ_MEMORY_DEVICE);
+        if (st != SPARQ_SUCCESS)
+            return st;
+    }
     for (uint32_t t0 = 0; t0 < n_tokens; t0 += piece) {
         uint32_t nt = n_tokens - t0 < piece ? n_tokens - t0 : piece;
-        const bool last = t0 + nt == n_tokens;
-        sparq_status st = append_piece(c, n_slots, slots, n_tokens, t0, nt, last, dtype, k, v);
+        sparq_status st = append_piece(c, n_slots, slots, n_tokens, t0, nt, staged, dtype, k, v);
         if (st != SPARQ_SUCCESS) {
-            /* Pieces already stored sit past the lengths, and the V sums
-             * are only added by the last piece: the slots read as before. */
+            /* Pieces already stored sit past the lengths, and their V went
+             * to the staged sums only: the slots read as before. */
             return st;
         }
     }

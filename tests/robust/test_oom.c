@@ -341,9 +341,9 @@ static void test_append_every_point(void **state)
     harness_cache_destroy(&hc);
 
     /* 32 slots x 4 KV heads x head_dim 256: 256 KiB per token, so 100
-     * tokens go in two pieces of 64 and 36. */
+     * tokens go in two pieces of 64 and 36, the sums staged in between. */
     harness_cache big;
-    harness_cache_create(&big, &rng, 32, 4, 256, 128, SPARQ_DTYPE_F16);
+    harness_cache_create(&big, &rng, 32, 4, 256, 256, SPARQ_DTYPE_F16);
     uint32_t all[32];
     for (uint32_t i = 0; i < 32; i++)
         all[i] = i;
@@ -352,7 +352,10 @@ static void test_append_every_point(void **state)
     TEST_SPARQ_OK(harness_append(&big, all, 32, 5, k, v, SPARQ_DTYPE_F32));
     free(k);
     free(v);
-    /* upload growth (twice), the first piece, the second piece */
+    /* On a fresh cache the staging and upload buffers grow first. */
+    assert_true(append_every_point(&big, &rng, all, 32, 100, NULL, "append in two pieces, growing") >= 4);
+    /* Grown now: the only points left are recording the first piece and
+     * recording the second, after the first was submitted. */
     assert_true(append_every_point(&big, &rng, all, 32, 100, NULL, "append in two pieces") >= 4);
     const uint32_t slot = 7;
     float *q = harness_make_queries(&big, &rng, 1, 8, 32, SPARQ_DTYPE_F32, SPARQ_REF_FOCUS_NORMAL);

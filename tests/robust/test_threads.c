@@ -56,9 +56,7 @@ static int setup(void **state)
     process_seed = sparq_ref_test_seed("threads");
     sparq_ref_rng rng;
     sparq_ref_rng_init(&rng, process_seed, "problems");
-    /* Slots are either shorter than SparQ's k = 64 (all selected) or well
-     * longer: with S just above k, alpha is within an ulp of 1 and the
-     * multi suite's strict alpha <= 1 check would judge fp32 rounding. */
+    /* Slots shorter than SparQ's k = 64 (all selected) and well longer. */
     const uint32_t prefill0[3] = {150, 33, 5}, order0[3] = {2, 0, 1};
     const uint32_t prefill1[2] = {40, 200}, order1[2] = {1, 0};
     multi_problem_init(&problems[0], &rng, 3, prefill0, order0, 2, 2, 32, 10);

@@ -2,6 +2,7 @@
 
 #include "sq_context.h"
 #include "sq_error.h"
+#include "sq_fault.h"
 
 #include <string.h>
 
@@ -32,6 +33,11 @@ sparq_status sq_buffer_create(sparq_context *ctx, VkDeviceSize size, sq_memory_k
         return sq_fail(SPARQ_ERROR_OUT_OF_DEVICE_MEMORY,
                        "a buffer of %llu bytes exceeds this device's largest allocation (%llu bytes)",
                        (unsigned long long)size, (unsigned long long)ctx->max_allocation);
+    if (sq_fault_allocation())
+        return sq_fail(SPARQ_ERROR_OUT_OF_DEVICE_MEMORY,
+                       "could not allocate %llu bytes of %s memory: VK_ERROR_OUT_OF_DEVICE_MEMORY (injected by "
+                       "SPARQ_DEBUG_FAIL_ALLOCATION_AFTER)",
+                       (unsigned long long)size, kind == SQ_MEMORY_DEVICE ? "device" : "host-visible");
     VkBufferCreateInfo info = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
         .size = size,

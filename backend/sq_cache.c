@@ -2,6 +2,7 @@
 
 #include "sparq_shaders.h"
 #include "sq_error.h"
+#include "sq_fault.h"
 #include "sq_half.h"
 #include "sq_push.h"
 
@@ -25,8 +26,8 @@ sparq_status sq_cache_create(sparq_context *ctx, const sparq_cache_desc *desc, s
     sparq_status st = sq_context_check_alive(ctx);
     if (st != SPARQ_SUCCESS)
         return st;
-    sparq_cache *c = calloc(1, sizeof *c);
-    if (!c || !(c->lengths = calloc(desc->n_seqs, sizeof *c->lengths))) {
+    sparq_cache *c = sq_calloc(1, sizeof *c);
+    if (!c || !(c->lengths = sq_calloc(desc->n_seqs, sizeof *c->lengths))) {
         free(c);
         return sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
@@ -50,12 +51,24 @@ sparq_status sq_cache_create(sparq_context *ctx, const sparq_cache_desc *desc, s
         free(c);
         return st;
     }
+    /* A cache larger than the device's largest heap can never be made: say
+     * so up front rather than allocating segments until the driver refuses
+     * (drivers that over-commit, lavapipe among them, might not refuse). */
+    const VkDeviceSize total = 3 * (VkDeviceSize)c->n_seqs * c->slot_bytes + vsum_bytes;
+    if (ctx->info.device_local_bytes > 0 && total > ctx->info.device_local_bytes) {
+        st = sq_fail(SPARQ_ERROR_OUT_OF_DEVICE_MEMORY,
+                     "cache_create: the cache needs %llu bytes, more than the %llu bytes of device memory of %s",
+                     (unsigned long long)total, (unsigned long long)ctx->info.device_local_bytes, ctx->info.name);
+        free(c->lengths);
+        free(c);
+        return st;
+    }
     VkDeviceSize fit = ctx->max_allocation / c->slot_bytes;
     c->slots_per_segment = fit < c->n_seqs ? (uint32_t)fit : c->n_seqs;
     c->n_segments = (c->n_seqs + c->slots_per_segment - 1) / c->slots_per_segment;
-    c->k = calloc(c->n_segments, sizeof *c->k);
-    c->kt = calloc(c->n_segments, sizeof *c->kt);
-    c->v = calloc(c->n_segments, sizeof *c->v);
+    c->k = sq_calloc(c->n_segments, sizeof *c->k);
+    c->kt = sq_calloc(c->n_segments, sizeof *c->kt);
+    c->v = sq_calloc(c->n_segments, sizeof *c->v);
     st = c->k && c->kt && c->v ? SPARQ_SUCCESS : sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     for (uint32_t i = 0; i < c->n_segments && st == SPARQ_SUCCESS; i++) {
         uint32_t slots = c->n_seqs - i * c->slots_per_segment;
@@ -169,14 +182,43 @@ static void to_floats(sparq_dtype dtype, const void *in, size_t first, size_t n,
         memcpy(out, (const float *)in + first, n * sizeof(float));
 }
 
-/* One dispatch of kv_append for tokens [t0, t0+nt) of every slot. */
+/* Copies the V sums of `slots` between the cache's V sums and a compact
+ * staging array [n_slots][n_kv_heads][head_dim] in the scratch buffer. */
+static void copy_sums(sparq_cache *c, uint32_t n_slots, const uint32_t *slots, bool to_staging)
+{
+    const VkDeviceSize bytes = (VkDeviceSize)c->n_kv_heads * c->head_dim * sizeof(float);
+    VkBufferCopy regions[64];
+    for (uint32_t i0 = 0; i0 < n_slots; i0 += 64) {
+        const uint32_t n = n_slots - i0 < 64 ? n_slots - i0 : 64;
+        for (uint32_t i = 0; i < n; i++) {
+            const VkDeviceSize sum = slots[i0 + i] * bytes, staged = (VkDeviceSize)(i0 + i) * bytes;
+            regions[i] = (VkBufferCopy){.srcOffset = to_staging ? sum : staged,
+                                        .dstOffset = to_staging ? staged : sum,
+                                        .size = bytes};
+        }
+        c->ctx->vk.vkCmdCopyBuffer(c->stream.cmd, to_staging ? c->vsum.buffer : c->scratch.buffer,
+                                   to_staging ? c->scratch.buffer : c->vsum.buffer, n, regions);
+    }
+}
+
+/* One dispatch of kv_append for tokens [t0, t0+nt) of every slot, then
+ * kv_vsum adding those rows to the V sums. An append of several pieces
+ * (`staged`) adds them to a copy of the sums in the scratch buffer, made by
+ * its first piece and copied back by its last in the same submission as its
+ * rows: a piece that fails leaves the cache's sums as they were, so an
+ * append that fails part-way changes nothing a later call reads, and each
+ * dispatch still covers one piece only. */
 static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_t *slots, uint32_t n_tokens,
-                                 uint32_t t0, uint32_t nt, sparq_dtype dtype, const void *k, const void *v)
+                                 uint32_t t0, uint32_t nt, bool staged, sparq_dtype dtype, const void *k,
+                                 const void *v)
 {
     sparq_context *ctx = c->ctx;
     const size_t row = (size_t)c->n_kv_heads * c->head_dim; /* elements per token */
     const VkDeviceSize entries_off = SQ_CALL_INFO_BYTES;
-    const VkDeviceSize k_off = align_up(entries_off + n_slots * sizeof(struct sq_entry), 256);
+    /* Two entry lists: the rows' (kv_append), then the sums' (kv_vsum),
+     * which index the staging array by entry rather than by slot. */
+    const VkDeviceSize sum_entries = n_slots * sizeof(struct sq_entry);
+    const VkDeviceSize k_off = align_up(entries_off + 2 * sum_entries, 256);
     const VkDeviceSize tensor_bytes = (VkDeviceSize)n_slots * nt * row * sizeof(float);
     const VkDeviceSize v_off = k_off + tensor_bytes;
     sparq_status st = sq_buffer_reserve(ctx, &c->upload, v_off + tensor_bytes, SQ_MEMORY_UPLOAD);
@@ -186,6 +228,9 @@ static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_
     struct sq_entry *entries = (struct sq_entry *)(base + entries_off);
     for (uint32_t i = 0; i < n_slots; i++) {
         entries[i] = sq_cache_entry(c, slots[i], c->lengths[slots[i]] + t0);
+        entries[n_slots + i] = entries[i];
+        if (staged)
+            entries[n_slots + i].slot = i;
         /* input [slot][token][kv][dh] -> upload [slot][token-of-piece][kv][dh] */
         size_t src = ((size_t)i * n_tokens + t0) * row, dst = (size_t)i * nt * row;
         to_floats(dtype, k, src, (size_t)nt * row, (float *)(base + k_off) + dst);
@@ -205,6 +250,9 @@ static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_
     if ((st = sq_context_pipeline(ctx, &key, &append)) != SPARQ_SUCCESS ||
         (st = sq_stream_begin(ctx, &c->stream)) != SPARQ_SUCCESS)
         return st;
+    const bool first = t0 == 0, last = t0 + nt == n_tokens;
+    if (staged && first)
+        copy_sums(c, n_slots, slots, true); /* ordered before kv_vsum by the barrier below */
     struct sq_push push = cache_push(c);
     push.in_addr = c->upload.address + k_off;
     push.step_addr = c->upload.address;
@@ -216,7 +264,14 @@ static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_
     sq_stream_barrier(ctx, &c->stream);
     /* The V sum adds what was stored, as a truncate recomputes it. */
     push.flags = SQ_FLAG_VSUM_ADD;
+    push.step_addr = c->upload.address + sum_entries;
+    if (staged)
+        push.vsum_addr = c->scratch.address;
     sq_stream_dispatch(ctx, &c->stream, vsum, &push, (c->head_dim + 63) / 64, c->n_kv_heads, n_slots);
+    if (staged && last) {
+        sq_stream_barrier(ctx, &c->stream);
+        copy_sums(c, n_slots, slots, false);
+    }
     return sq_stream_submit_wait(ctx, &c->stream);
 }
 
@@ -232,11 +287,19 @@ sparq_status sq_cache_append(sparq_cache *c, uint32_t n_slots, const uint32_t *s
     uint32_t piece = (uint32_t)(SQ_APPEND_CHUNK_BYTES / per_token);
     if (piece == 0)
         piece = 1;
+    const bool staged = n_tokens > piece;
+    if (staged) {
+        const VkDeviceSize staging = (VkDeviceSize)n_slots * c->n_kv_heads * c->head_dim * sizeof(float);
+        sparq_status st = sq_buffer_reserve(c->ctx, &c->scratch, staging, SQ_MEMORY_DEVICE);
+        if (st != SPARQ_SUCCESS)
+            return st;
+    }
     for (uint32_t t0 = 0; t0 < n_tokens; t0 += piece) {
         uint32_t nt = n_tokens - t0 < piece ? n_tokens - t0 : piece;
-        sparq_status st = append_piece(c, n_slots, slots, n_tokens, t0, nt, dtype, k, v);
+        sparq_status st = append_piece(c, n_slots, slots, n_tokens, t0, nt, staged, dtype, k, v);
         if (st != SPARQ_SUCCESS) {
-            /* Pieces already stored sit past the lengths: the slots read as before. */
+            /* Pieces already stored sit past the lengths, and their V went
+             * to the staged sums only: the slots read as before. */
             return st;
         }
     }
@@ -248,12 +311,12 @@ sparq_status sq_cache_append(sparq_cache *c, uint32_t n_slots, const uint32_t *s
 sparq_status sq_cache_truncate(sparq_cache *c, uint32_t slot, uint32_t length)
 {
     sparq_context *ctx = c->ctx;
-    if (length == c->lengths[slot])
-        return SPARQ_SUCCESS;
+    sparq_status st = sq_context_check_alive(ctx);
+    if (st != SPARQ_SUCCESS || length == c->lengths[slot])
+        return st;
     if (length == 0)
         return sq_cache_reset(c, slot);
-    sparq_status st = sq_buffer_reserve(ctx, &c->upload, SQ_CALL_INFO_BYTES + sizeof(struct sq_entry),
-                                        SQ_MEMORY_UPLOAD);
+    st = sq_buffer_reserve(ctx, &c->upload, SQ_CALL_INFO_BYTES + sizeof(struct sq_entry), SQ_MEMORY_UPLOAD);
     if (st != SPARQ_SUCCESS)
         return st;
     struct sq_entry *entry = (struct sq_entry *)((char *)c->upload.map + SQ_CALL_INFO_BYTES);

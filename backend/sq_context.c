@@ -2,6 +2,7 @@
 
 #include "sparq_shaders.h"
 #include "sq_error.h"
+#include "sq_fault.h"
 #include "sq_push.h"
 #include "sq_vulkan.h"
 
@@ -154,10 +155,10 @@ sparq_status sq_context_pipeline(sparq_context *ctx, const sq_pipeline_key *key,
     sparq_status st = SPARQ_SUCCESS;
     if (ctx->n_pipelines == ctx->pipeline_capacity) {
         uint32_t cap = ctx->pipeline_capacity ? 2 * ctx->pipeline_capacity : 32;
-        sq_pipeline_key *keys = realloc(ctx->pipeline_keys, cap * sizeof *keys);
+        sq_pipeline_key *keys = sq_realloc(ctx->pipeline_keys, cap * sizeof *keys);
         if (keys)
             ctx->pipeline_keys = keys;
-        VkPipeline *pipes = keys ? realloc(ctx->pipelines, cap * sizeof *pipes) : NULL;
+        VkPipeline *pipes = keys ? sq_realloc(ctx->pipelines, cap * sizeof *pipes) : NULL;
         if (!pipes) {
             st = sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
             goto out;
@@ -176,7 +177,8 @@ sparq_status sq_context_pipeline(sparq_context *ctx, const sq_pipeline_key *key,
         .pCode = blob->code,
     };
     VkShaderModule module;
-    VkResult res = ctx->vk.vkCreateShaderModule(ctx->device, &mod_info, NULL, &module);
+    VkResult res = sq_fault_allocation() ? VK_ERROR_OUT_OF_HOST_MEMORY
+                                         : ctx->vk.vkCreateShaderModule(ctx->device, &mod_info, NULL, &module);
     if (res != VK_SUCCESS) {
         st = sq_fail_vk(res, "vkCreateShaderModule");
         goto out;
@@ -253,7 +255,7 @@ static sparq_status self_test(sparq_context *ctx)
 sparq_status sq_context_create(const sparq_context_desc *desc, sparq_context **out)
 {
     *out = NULL;
-    sparq_context *ctx = calloc(1, sizeof *ctx);
+    sparq_context *ctx = sq_calloc(1, sizeof *ctx);
     if (!ctx)
         return sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     ctx->message_callback = desc->message_callback;

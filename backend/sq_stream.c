@@ -2,6 +2,7 @@
 
 #include "sq_context.h"
 #include "sq_error.h"
+#include "sq_fault.h"
 #include "sq_push.h"
 
 #include <string.h>
@@ -12,6 +13,8 @@
 sparq_status sq_stream_create(sparq_context *ctx, sq_stream *s)
 {
     memset(s, 0, sizeof *s);
+    if (sq_fault_allocation())
+        return sq_fail_vk(VK_ERROR_OUT_OF_HOST_MEMORY, "vkCreateCommandPool (injected)");
     VkCommandPoolCreateInfo pool = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
         .flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT,
@@ -62,6 +65,9 @@ sparq_status sq_stream_begin(sparq_context *ctx, sq_stream *s)
     sparq_status st = sq_context_check_alive(ctx);
     if (st != SPARQ_SUCCESS)
         return st;
+    /* vkBeginCommandBuffer may run out of memory on any driver. */
+    if (sq_fault_allocation())
+        return sq_fail_vk(VK_ERROR_OUT_OF_HOST_MEMORY, "vkBeginCommandBuffer (injected)");
     SQ_VK_TRY(ctx->vk.vkResetCommandPool(ctx->device, s->pool, 0));
     VkCommandBufferBeginInfo begin = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
@@ -81,9 +87,12 @@ sparq_status sq_stream_submit_wait(sparq_context *ctx, sq_stream *s)
         .commandBufferCount = 1,
         .pCommandBuffers = &s->cmd,
     };
-    mtx_lock(&ctx->queue_lock);
-    VkResult res = ctx->vk.vkQueueSubmit(ctx->queue, 1, &submit, s->fence);
-    mtx_unlock(&ctx->queue_lock);
+    VkResult res = VK_ERROR_DEVICE_LOST;
+    if (!sq_fault_device_lost()) {
+        mtx_lock(&ctx->queue_lock);
+        res = ctx->vk.vkQueueSubmit(ctx->queue, 1, &submit, s->fence);
+        mtx_unlock(&ctx->queue_lock);
+    }
     if (res == VK_SUCCESS)
         res = ctx->vk.vkWaitForFences(ctx->device, 1, &s->fence, VK_TRUE, SQ_FENCE_TIMEOUT_NS);
     if (res == VK_TIMEOUT || res == VK_ERROR_DEVICE_LOST) {

@@ -27,6 +27,14 @@ sparq_status sq_vulkan_load(void)
     return SPARQ_SUCCESS;
 }
 
+static once_flag instance_once = ONCE_FLAG_INIT;
+static _Thread_local VkInstance loading_instance; /* read by the thread that runs the once */
+
+static void load_instance_functions(void)
+{
+    volkLoadInstanceOnly(loading_instance);
+}
+
 static bool layer_available(const char *name)
 {
     uint32_t n = 0;
@@ -124,8 +132,12 @@ sparq_status sq_instance_create(const sq_instance_params *params, VkInstance *in
     if (res != VK_SUCCESS)
         return sq_fail_vk(res, "vkCreateInstance");
     /* Instance-level entry points: the loader's trampolines dispatch on the
-     * handle, so the pointers of any instance serve all of them. */
-    volkLoadInstanceOnly(*instance);
+     * handle, so the pointers of any instance serve all of them. They are
+     * volk's process-wide globals, so they are loaded once: loading them
+     * again for every instance wrote them while contexts being created on
+     * other threads read them (a data race ThreadSanitizer reported). */
+    loading_instance = *instance;
+    call_once(&instance_once, load_instance_functions);
     if (params->validation) {
         PFN_vkCreateDebugUtilsMessengerEXT create =
             (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(*instance, "vkCreateDebugUtilsMessengerEXT");

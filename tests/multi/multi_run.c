@@ -195,8 +195,11 @@ static bool check_written(multi_shard *sh, uint32_t step, uint32_t config, const
         }
         for (uint32_t j = 0; j < heads; j++) {
             float a = io->alpha[(size_t)e * heads + j];
-            if (!(a >= 0.0f && a <= 1.0f)) {
-                record(sh, "step %u %s: alpha of entry %u head %u is %g", step, c->name, e, j, (double)a);
+            /* A mass of nearly all positions may round a few ulp above 1 in
+             * fp32 (as attention_harness allows); the reference check judges
+             * its value. */
+            if (!(a >= 0.0f && a <= 1.0f + 1e-5f)) {
+                record(sh, "step %u %s: alpha of entry %u head %u is %.9g", step, c->name, e, j, (double)a);
                 return false;
             }
         }

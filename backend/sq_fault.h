@@ -1,0 +1,37 @@
+/*
+ * Fault injection for tests, read from the environment (documented in
+ * docs/RELIABILITY.md, deliberately not in the public header):
+ *
+ *   SPARQ_DEBUG_FAIL_ALLOCATION_AFTER=N[,M]
+ *       Of the backend's allocations (host blocks it mallocs, device
+ *       buffers, command pools and buffers, pipelines), the first N counted
+ *       after the variable took its value succeed, the next M fail (M absent:
+ *       all later ones), then they succeed again. A failed device allocation
+ *       reports VK_ERROR_OUT_OF_DEVICE_MEMORY, a failed host one
+ *       VK_ERROR_OUT_OF_HOST_MEMORY, as a driver or libc would.
+ *   SPARQ_DEBUG_LOSE_DEVICE_AFTER=N
+ *       The first N queue submissions counted after the variable took its
+ *       value run; every later one behaves as if vkQueueSubmit returned
+ *       VK_ERROR_DEVICE_LOST (nothing is submitted).
+ *
+ * Counting is process-wide and restarts whenever the value changes or the
+ * variable is unset, so a test can set a value, make one call and unset it.
+ * With the variables unset each check is one getenv (tens of nanoseconds):
+ * two or three per append or attend, against microseconds of Vulkan work.
+ */
+#ifndef SQ_FAULT_H
+#define SQ_FAULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* True when the allocation about to be made must fail. */
+bool sq_fault_allocation(void);
+/* True when the submission about to be made must act as a lost device. */
+bool sq_fault_device_lost(void);
+
+/* calloc and realloc that honour SPARQ_DEBUG_FAIL_ALLOCATION_AFTER. */
+void *sq_calloc(size_t count, size_t size);
+void *sq_realloc(void *block, size_t size);
+
+#endif

@@ -102,7 +102,11 @@ static sparq_status create_device(sparq_context *ctx)
     SQ_VK_TRY(vkCreateDevice(ctx->physical_device, &info, NULL, &ctx->device));
     volkLoadDeviceTable(&ctx->vk, ctx->device);
     ctx->vk.vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
+    return sq_context_finish_device(ctx, timestamp_bits);
+}
 
+sparq_status sq_context_finish_device(sparq_context *ctx, uint32_t timestamp_bits)
+{
     VkPhysicalDeviceProperties props;
     vkGetPhysicalDeviceProperties(ctx->physical_device, &props);
     ctx->limits = props.limits;
@@ -250,21 +254,17 @@ static sparq_status self_test(sparq_context *ctx)
 
 sparq_status sq_context_create(const sparq_context_desc *desc, sparq_context **out)
 {
-    *out = NULL;
-    sparq_context *ctx = calloc(1, sizeof *ctx);
-    if (!ctx)
-        return sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    ctx->message_callback = desc->message_callback;
-    ctx->message_user_data = desc->message_user_data;
-    mtx_init(&ctx->queue_lock, mtx_plain);
-    mtx_init(&ctx->pipeline_lock, mtx_plain);
+    sparq_context *ctx;
+    sparq_status st = sq_context_new(desc, &ctx);
+    if (st != SPARQ_SUCCESS)
+        return st;
 
     sq_instance_params params = {
         .validation = (desc->flags & SPARQ_CONTEXT_ENABLE_VALIDATION) || env_true("SPARQ_VALIDATION"),
         .debug_callback = on_debug_message,
         .debug_user_data = ctx,
     };
-    sparq_status st = sq_instance_create(&params, &ctx->instance, &ctx->messenger);
+    st = sq_instance_create(&params, &ctx->instance, &ctx->messenger);
     if (st == SPARQ_SUCCESS) {
         ctx->info.struct_size = sizeof ctx->info;
         st = sq_select_device(ctx->instance, desc->device, &ctx->physical_device, &ctx->info);
@@ -273,6 +273,30 @@ sparq_status sq_context_create(const sparq_context_desc *desc, sparq_context **o
         st = create_device(ctx);
     if (st == SPARQ_SUCCESS)
         st = self_test(ctx);
+    return sq_context_created(ctx, st, out);
+}
+
+sparq_status sq_context_new(const sparq_context_desc *desc, sparq_context **out)
+{
+    sparq_context *ctx = calloc(1, sizeof *ctx);
+    *out = ctx;
+    if (!ctx)
+        return sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    ctx->message_callback = desc->message_callback;
+    ctx->message_user_data = desc->message_user_data;
+    mtx_init(&ctx->queue_lock, mtx_plain);
+    mtx_init(&ctx->pipeline_lock, mtx_plain);
+    return SPARQ_SUCCESS;
+}
+
+sparq_status sq_context_self_test(sparq_context *ctx)
+{
+    return self_test(ctx);
+}
+
+sparq_status sq_context_created(sparq_context *ctx, sparq_status st, sparq_context **out)
+{
+    *out = NULL;
     if (st != SPARQ_SUCCESS) {
         /* keep the message of the failure, not of the clean-up */
         char why[1024];
@@ -293,7 +317,11 @@ sparq_status sq_context_destroy(sparq_context *ctx)
         return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "context_destroy: %u cache(s) of this context are still alive",
                        live);
     if (ctx->device) {
-        ctx->vk.vkDeviceWaitIdle(ctx->device);
+        /* An imported device is the host's: it may be busy with the host's
+         * own work, so only the plugin's own submissions are waited for
+         * (every context-level one already was). */
+        if (!ctx->imported)
+            ctx->vk.vkDeviceWaitIdle(ctx->device);
         sq_stream_destroy(ctx, &ctx->stream);
         for (uint32_t i = 0; i < ctx->n_pipelines; i++)
             ctx->vk.vkDestroyPipeline(ctx->device, ctx->pipelines[i], NULL);
@@ -301,11 +329,13 @@ sparq_status sq_context_destroy(sparq_context *ctx)
             ctx->vk.vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, NULL);
         if (ctx->pipeline_layout)
             ctx->vk.vkDestroyPipelineLayout(ctx->device, ctx->pipeline_layout, NULL);
-        ctx->vk.vkDestroyDevice(ctx->device, NULL);
+        if (!ctx->imported)
+            ctx->vk.vkDestroyDevice(ctx->device, NULL);
     }
     free(ctx->pipelines);
     free(ctx->pipeline_keys);
-    sq_instance_destroy(ctx->instance, ctx->messenger);
+    if (!ctx->imported)
+        sq_instance_destroy(ctx->instance, ctx->messenger);
     mtx_destroy(&ctx->queue_lock);
     mtx_destroy(&ctx->pipeline_lock);
     free(ctx);

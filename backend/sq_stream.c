@@ -62,6 +62,10 @@ sparq_status sq_stream_begin(sparq_context *ctx, sq_stream *s)
     sparq_status st = sq_context_check_alive(ctx);
     if (st != SPARQ_SUCCESS)
         return st;
+    if (ctx->queue == VK_NULL_HANDLE)
+        return sq_fail(SPARQ_ERROR_NOT_SUPPORTED,
+                       "this context was imported without a queue (sparq_vulkan_import.queue is NULL), so the plugin "
+                       "cannot run work itself: use record_append / record_attend, or import a queue");
     SQ_VK_TRY(ctx->vk.vkResetCommandPool(ctx->device, s->pool, 0));
     VkCommandBufferBeginInfo begin = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
@@ -137,4 +141,12 @@ sparq_status sq_stream_intervals_ns(sparq_context *ctx, sq_stream *s, uint32_t n
     for (uint32_t i = 0; i < n; i++)
         ns[i] = (uint64_t)((double)(t[i + 1] - t[i]) * ctx->timestamp_period);
     return SPARQ_SUCCESS;
+}
+
+sq_stream sq_stream_borrow(VkCommandBuffer cmd)
+{
+    sq_stream s;
+    memset(&s, 0, sizeof s);
+    s.cmd = cmd;
+    return s;
 }

@@ -98,9 +98,10 @@ static void fill_inputs(float *kv, float *q)
 
 /* Copies between a host-visible staging buffer and a device-local buffer,
  * and waits: set-up and final read-back only, never in the decode loop. */
-static int copy_and_wait(host_vulkan *vk, VkCommandBuffer cmd, VkBuffer from, VkBuffer to, VkDeviceSize from_offset,
+static int copy_and_wait(host_vulkan *vk, VkCommandPool pool, VkCommandBuffer cmd, VkBuffer from, VkBuffer to, VkDeviceSize from_offset,
                          VkDeviceSize to_offset, VkDeviceSize bytes)
 {
+    CHECK_VK(vkResetCommandPool(vk->device, pool, 0));
     VkCommandBufferBeginInfo begin = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                       .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
     CHECK_VK(vkBeginCommandBuffer(cmd, &begin));
@@ -199,13 +200,12 @@ int main(int argc, char **argv)
     /* Inputs onto the GPU once (a runtime produces them there). Poison out. */
     memcpy(staging.map, kv, kv_bytes);
     memcpy((char *)staging.map + kv_bytes, q, q_bytes);
-    if (copy_and_wait(&vk, cmds[0], staging.buffer, kv_buf.buffer, 0, 0, kv_bytes) ||
-        copy_and_wait(&vk, cmds[0], staging.buffer, q_buf.buffer, kv_bytes, 0, q_bytes))
+    if (copy_and_wait(&vk, pools[0], cmds[0], staging.buffer, kv_buf.buffer, 0, 0, kv_bytes) ||
+        copy_and_wait(&vk, pools[0], cmds[0], staging.buffer, q_buf.buffer, kv_bytes, 0, q_bytes))
         return 1;
     memset(staging.map, 0xff, q_bytes); /* NaN everywhere */
-    if (copy_and_wait(&vk, cmds[0], staging.buffer, out_buf.buffer, 0, 0, q_bytes))
+    if (copy_and_wait(&vk, pools[0], cmds[0], staging.buffer, out_buf.buffer, 0, 0, q_bytes))
         return 1;
-    vkResetCommandPool(vk.device, pools[0], 0);
 
     /* --- the decode loop: one command buffer and one submit per token ---- */
     const uint32_t slot = 0;
@@ -253,8 +253,7 @@ int main(int argc, char **argv)
     CHECK_VK(vkWaitForFences(vk.device, FRAMES, fences, VK_TRUE, UINT64_MAX));
 
     /* --- read the outputs back once and check them ----------------------- */
-    CHECK_VK(vkResetCommandPool(vk.device, pools[0], 0));
-    if (copy_and_wait(&vk, cmds[0], out_buf.buffer, staging.buffer, 0, 0, q_bytes))
+    if (copy_and_wait(&vk, pools[0], cmds[0], out_buf.buffer, staging.buffer, 0, 0, q_bytes))
         return 1;
     memcpy(out, staging.map, q_bytes);
     const double worst = check_outputs(kv, q, out);

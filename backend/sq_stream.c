@@ -74,6 +74,11 @@ sparq_status sq_stream_begin(sparq_context *ctx, sq_stream *s)
     SQ_VK_TRY(ctx->vk.vkBeginCommandBuffer(s->cmd, &begin));
     if (s->queries)
         ctx->vk.vkCmdResetQueryPool(s->cmd, s->queries, 0, SQ_STREAM_TIMESTAMPS);
+    /* On the host's queue, work the host submitted earlier (recorded
+     * appends, its writes of device tensors) may still run: order this
+     * submission's first commands after it. */
+    if (ctx->imported)
+        sq_stream_barrier(ctx, s);
     return SPARQ_SUCCESS;
 }
 

@@ -119,11 +119,18 @@ typedef struct sparq_vulkan_import {
  *    host's compute pipeline binding and push constants are undefined after
  *    a recorded call (rebind them). Nothing else of the command buffer's
  *    state is changed. The plugin uses no descriptor sets.
- *  - Lifetime and reuse: the command buffer refers to the cache's memory
- *    and to frame `frame`'s scratch. The host must not destroy the cache,
- *    nor record or submit into the same frame of the same cache again,
- *    until the GPU finished executing that command buffer (e.g. a fence or
- *    timeline value per frame, as for the host's own per-frame resources).
+ *  - Lifetime and reuse: the command buffer refers to the cache's memory,
+ *    the context's pipelines and frame `frame`'s scratch. The host must not
+ *    destroy the cache or context, nor record or submit into the same frame
+ *    of the same cache again, until the GPU finished executing that command
+ *    buffer (e.g. a fence or timeline value per frame, as for the host's
+ *    own per-frame resources).
+ *  - Lengths: a recorded append advances the slots' lengths when
+ *    record_append returns. A host that discards the command buffer
+ *    unsubmitted takes them back with cache_truncate. Blocking calls on the
+ *    cache (cache_read, attend, ...) run on the imported queue and see the
+ *    recorded positions only if the host submitted its command buffer to
+ *    that queue before the call (queue order then makes them wait for it).
  *    Within one frame, a cache holds one recorded append and one recorded
  *    attend: a second record_append (or record_attend) on the same
  *    (cache, frame) replaces the first's scratch, so it must come after the
@@ -150,9 +157,12 @@ typedef struct sparq_vulkan_record {
  * all the plugin's commands, whose writes are then available to whoever
  * waits (the waiter still needs the usual memory dependency by its own
  * wait stage, which a semaphore wait provides for the stages it names).
- * Frame reuse follows sparq_vulkan_record; in addition the plugin waits
- * for its own previous submission of the frame before reusing its command
- * buffer (an already-finished frame costs nothing). */
+ * Frames: before reusing a frame's command buffer and scratch the plugin
+ * waits for its own previous submission of that frame (free when it has
+ * finished), so a host that only submits needs no per-frame tracking; more
+ * frames_in_flight let more submissions queue up without that wait. A
+ * frame's append and attend have separate command buffers. Do not mix
+ * record_* and submit_* on the same frame of a cache. */
 typedef struct sparq_vulkan_submit {
     uint32_t struct_size; /* required: sizeof(sparq_vulkan_submit) */
     uint32_t frame;       /* optional: as sparq_vulkan_record.frame */

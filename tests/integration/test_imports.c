@@ -200,6 +200,19 @@ static void test_bad_device_tensors(void **state)
     bad_at = at, bad_at.dtype = SPARQ_DTYPE_F16;
     ASSERT_REJECTED(api->attend(f.cache, &bad_at), SPARQ_ERROR_NOT_SUPPORTED);
 
+    /* A host built against ABI 1.0 passes the 1.0 sizes: still accepted
+     * (the new fields read as zero: host memory). */
+    float k1[KV * DH], v1[KV * DH], q1[HEADS * DH], out1[HEADS * DH];
+    for (unsigned i = 0; i < KV * DH; i++)
+        k1[i] = (float)i / 100.0f, v1[i] = 1.0f - (float)i / 200.0f;
+    for (unsigned i = 0; i < HEADS * DH; i++)
+        q1[i] = (float)(i % 7) - 3.0f;
+    sparq_append_desc old_ad = {.struct_size = 40, .n_slots = 1, .slots = &slot0, .n_tokens = 1, .k = k1, .v = v1};
+    TEST_SPARQ_OK(api->cache_append(f.cache, &old_ad));
+    sparq_attend_desc old_at = {.struct_size = 104, .n_slots = 1, .slots = &slot0, .n_heads = HEADS, .q = q1,
+                                .out = out1};
+    TEST_SPARQ_OK(api->attend(f.cache, &old_at));
+
     /* Device tensors on a context that owns its device. */
     sparq_context *own = test_plugin_context(NULL);
     assert_non_null(own);
@@ -247,6 +260,23 @@ static void test_bad_recording(void **state)
     ASSERT_INVALID(api->record_attend(f.cache, &at, &rec)); /* stats are not produced */
     at.stats = NULL;
     TEST_SPARQ_OK(api->record_attend(f.cache, &at, &rec)); /* host-memory q is copied at record time */
+
+    /* NULL objects and structs, and struct sizes no host can pass. */
+    ASSERT_INVALID(api->record_append(NULL, &ad, &rec));
+    ASSERT_INVALID(api->record_attend(NULL, &at, &rec));
+    ASSERT_INVALID(api->record_attend(f.cache, NULL, &rec));
+    ASSERT_INVALID(api->submit_append(NULL, &ad, &(sparq_vulkan_submit){.struct_size = sizeof(sparq_vulkan_submit)}));
+    ASSERT_INVALID(api->submit_attend(f.cache, &at, NULL));
+    const uint32_t bad_sizes[] = BAD_STRUCT_SIZES(sparq_vulkan_record);
+    for (size_t i = 0; i < sizeof bad_sizes / sizeof bad_sizes[0]; i++) {
+        bad_rec = rec, bad_rec.struct_size = bad_sizes[i];
+        assert_true(rejected_as_invalid(api->record_attend(f.cache, &at, &bad_rec), "record_attend", bad_sizes[i]));
+    }
+    sparq_append_desc cut = ad;
+    cut.struct_size = 64; /* inside k_device: between the 1.0 and 1.1 sizes */
+    ASSERT_INVALID(api->record_append(f.cache, &cut, &rec));
+    TEST_SPARQ_OK(api->cache_get_lengths(f.cache, 0, 1, &len));
+    assert_int_equal(len, 1); /* none of it appended */
 
     sparq_vulkan_submit sub = {.struct_size = sizeof sub, .frame = 0, .signal_count = 1};
     ASSERT_INVALID(api->submit_attend(f.cache, &at, &sub)); /* signal_count without arrays */

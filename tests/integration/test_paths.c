@@ -5,6 +5,8 @@
  *   imported  the host's device, host memory, blocking calls
  *   device    the host's device, device tensors, blocking calls
  *   recorded  record_append / record_attend into the host's command buffers
+ *   recorded_host_inputs  the same with K/V (f16 for the steps) and q in
+ *             host memory, copied at record time; out still a device tensor
  *   submitted submit_append / submit_attend with timeline semaphores
  * Every path must give bit-identical outputs: the kernels, their inputs and
  * the split plans are the same, only where the bytes come from differs.
@@ -29,14 +31,26 @@ enum { SLOTS = 2, KV = 2, HEADS = 4, DH = 64, PREFILL = 24, STEPS = 6, CAPACITY 
 #define STEP_FLOATS (SLOTS * ROW)
 #define Q_FLOATS (SLOTS * QROW)
 
-typedef enum path { PATH_HOST, PATH_IMPORTED, PATH_DEVICE, PATH_RECORDED, PATH_SUBMITTED, PATH_COUNT } path;
-static const char *const path_names[] = {"host", "imported", "device", "recorded", "submitted"};
+typedef enum path {
+    PATH_HOST,
+    PATH_IMPORTED,
+    PATH_DEVICE,
+    PATH_RECORDED,
+    PATH_SUBMITTED,
+    PATH_RECORDED_HOST_INPUTS,
+    PATH_COUNT
+} path;
+static const char *const path_names[] = {"host", "imported", "device", "recorded", "submitted",
+                                         "recorded_host_inputs"};
 
 /* Inputs of the whole sequence, and the outputs each path produced:
  * out[path][step][mode: 0 dense, 1 SparQ][Q_FLOATS]. */
 static float prefill_k[PREFILL_FLOATS], prefill_v[PREFILL_FLOATS];
 static float step_k[STEPS][STEP_FLOATS], step_v[STEPS][STEP_FLOATS];
 static float step_q[STEPS][Q_FLOATS];
+/* The steps' K/V as f16 too, with step_k/step_v holding their f32 values,
+ * so the f16 conversion at record time is exercised with equal inputs. */
+static uint16_t step_k16[STEPS][STEP_FLOATS], step_v16[STEPS][STEP_FLOATS];
 static float outputs[PATH_COUNT][STEPS][2][Q_FLOATS];
 
 static const uint32_t slots[SLOTS] = {1, 0}; /* not in order: entries map to slots */
@@ -58,6 +72,40 @@ static void fill_k(unsigned long long *s, float *x, size_t n)
         x[i] = (float)(gaussian(s) * (i % DH == 5 || i % DH == 50 ? 5.0 : 1.0));
 }
 
+/* Round to nearest even binary16 (inputs here are normal and small). */
+static uint16_t to_half(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    const uint32_t sign = (x >> 16) & 0x8000u;
+    int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+    uint32_t mant = x & 0x7fffffu;
+    if (exp <= 0)
+        return (uint16_t)sign; /* not reached by these inputs: flush */
+    uint32_t h = ((uint32_t)exp << 10) | (mant >> 13);
+    const uint32_t rest = mant & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u)))
+        h++;
+    return (uint16_t)(sign | h);
+}
+
+static float from_half(uint16_t h)
+{
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+    uint32_t x = exp == 0 ? sign : sign | ((exp - 15 + 127) << 23) | (mant << 13);
+    float f;
+    memcpy(&f, &x, sizeof f);
+    return f;
+}
+
+static void round_through_half(float *x, uint16_t *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h[i] = to_half(x[i]);
+        x[i] = from_half(h[i]);
+    }
+}
+
 static void fill_inputs(void)
 {
     unsigned long long s = 0x1234abcdULL;
@@ -70,6 +118,8 @@ static void fill_inputs(void)
             step_v[t][i] = (float)gaussian(&s);
         for (size_t i = 0; i < Q_FLOATS; i++)
             step_q[t][i] = (float)(gaussian(&s) * (1.0 + 2.0 * fabs(gaussian(&s))));
+        round_through_half(step_k[t], step_k16[t], STEP_FLOATS);
+        round_through_half(step_v[t], step_v16[t], STEP_FLOATS);
     }
 }
 
@@ -202,7 +252,7 @@ static void run_device(sparq_context *ctx, tensors *x)
 /* Recorded into the host's command buffer: one submit per step, frames
  * rotating: the step's append and dense attend in frame 2t % FRAMES, its
  * SparQ attend in the next one. */
-static void run_recorded(host_vulkan *vk, sparq_context *ctx, tensors *x)
+static void run_recorded(host_vulkan *vk, sparq_context *ctx, tensors *x, int host_inputs)
 {
     const sparq_api *api = test_plugin_api();
     sparq_cache *cache = make_cache(ctx);
@@ -225,10 +275,20 @@ static void run_recorded(host_vulkan *vk, sparq_context *ctx, tensors *x)
         const uint32_t frame = (uint32_t)(2 * (t + 1)) % FRAMES;
         sparq_vulkan_record rec = {.struct_size = sizeof rec, .frame = frame, .command_buffer = cmd};
         sparq_append_desc ad = device_append(x, t, t < 0); /* prefill in place, steps gathered */
+        if (host_inputs) {
+            ad.k_device = ad.v_device = (sparq_device_tensor){0};
+            if (t < 0)
+                ad.k = prefill_k, ad.v = prefill_v;
+            else
+                ad.k = step_k16[t], ad.v = step_v16[t], ad.dtype = SPARQ_DTYPE_F16;
+        }
         TEST_SPARQ_OK(api->record_append(cache, &ad, &rec));
         for (int mode = 0; mode < 2 && t >= 0; mode++) {
             sparq_attend_desc at = attend_desc(mode);
-            at.q_device = integration_tensor(&x->q, (VkDeviceSize)t * Q_FLOATS * sizeof(float), Q_FLOATS * 4);
+            if (host_inputs)
+                at.q = step_q[t];
+            else
+                at.q_device = integration_tensor(&x->q, (VkDeviceSize)t * Q_FLOATS * sizeof(float), Q_FLOATS * 4);
             at.out_device = integration_tensor(&x->out, out_at(t, mode), Q_FLOATS * sizeof(float));
             rec.frame = (frame + (uint32_t)mode) % FRAMES;
             TEST_SPARQ_OK(api->record_attend(cache, &at, &rec));
@@ -324,15 +384,16 @@ static void test_every_path_is_bit_identical(void **state)
     run_host_memory(ctx, outputs[PATH_IMPORTED]);
     expect_identical(PATH_IMPORTED);
 
-    void (*device_runs[])(host_vulkan *, sparq_context *, tensors *) = {NULL, run_recorded, run_submitted};
-    const path device_paths[] = {PATH_DEVICE, PATH_RECORDED, PATH_SUBMITTED};
-    for (int r = 0; r < 3; r++) {
+    const path device_paths[] = {PATH_DEVICE, PATH_RECORDED, PATH_SUBMITTED, PATH_RECORDED_HOST_INPUTS};
+    for (int r = 0; r < 4; r++) {
         tensors x;
         make_tensors(&vk, &x);
-        if (r == 0)
+        if (device_paths[r] == PATH_DEVICE)
             run_device(ctx, &x);
+        else if (device_paths[r] == PATH_SUBMITTED)
+            run_submitted(&vk, ctx, &x);
         else
-            device_runs[r](&vk, ctx, &x);
+            run_recorded(&vk, ctx, &x, device_paths[r] == PATH_RECORDED_HOST_INPUTS);
         memcpy(outputs[device_paths[r]], x.out.map, sizeof outputs[0]);
         free_tensors(&vk, &x);
         expect_identical(device_paths[r]);

@@ -22,13 +22,17 @@
  *    (VkPhysicalDeviceVulkan12Features) and shaderInt64, stated in
  *    sparq_vulkan_import.features; timelineSemaphore as well for the
  *    submit_* calls with semaphores;
- *  - a queue family with VK_QUEUE_COMPUTE_BIT (queue_family_index);
  *  - what every sparq-vk device needs (subgroup operations, 256-invocation
  *    workgroups, 16 KiB shared memory: see sparq_device_info.usable).
+ * A queue_family_index that does not exist or lacks VK_QUEUE_COMPUTE_BIT,
+ * or a malformed import, is SPARQ_ERROR_INVALID_ARGUMENT.
+ *
  * The plugin needs no device extension beyond Vulkan 1.2 core. It creates
  * its own pipelines, buffers, command pools and fences on the host's device
  * and destroys them in cache_destroy / context_destroy; it never destroys
- * or waits idle on anything it did not create.
+ * or waits idle on anything it did not create. context_get_device_info
+ * describes the imported physical device (index and is_default are 0: it
+ * does not come from the plugin's enumeration).
  */
 #ifndef SPARQ_SPARQ_VULKAN_H
 #define SPARQ_SPARQ_VULKAN_H

@@ -71,7 +71,22 @@ static int pick_device(host_vulkan *vk)
         return -1;
     }
     const char *want = getenv("SPARQ_DEVICE");
-    int pick = 0;
+    /* By default the first GPU by type, as the plugin's own default:
+     * discrete, integrated, virtual, other, then CPU. */
+    static const VkPhysicalDeviceType order[] = {VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU,
+                                                 VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU,
+                                                 VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU, VK_PHYSICAL_DEVICE_TYPE_OTHER,
+                                                 VK_PHYSICAL_DEVICE_TYPE_CPU};
+    int pick = -1;
+    for (size_t o = 0; o < sizeof order / sizeof order[0] && pick < 0; o++)
+        for (uint32_t i = 0; i < n && pick < 0; i++) {
+            VkPhysicalDeviceProperties p;
+            vkGetPhysicalDeviceProperties(devices[i], &p);
+            if (p.deviceType == order[o])
+                pick = (int)i;
+        }
+    if (pick < 0)
+        pick = 0;
     if (want && *want) {
         pick = -1;
         char *end;

@@ -38,7 +38,8 @@ typedef struct host_device_options {
 } host_device_options;
 
 /* Instance + device on the device SPARQ_DEVICE names (an index or a
- * case-insensitive name substring), else the first one. Returns 0 on success. */
+ * case-insensitive name substring), else the first discrete GPU, then
+ * integrated, virtual, other, CPU. Returns 0 on success. */
 int host_vulkan_create(host_vulkan *vk, const host_device_options *options);
 void host_vulkan_destroy(host_vulkan *vk);
 

@@ -1,6 +1,10 @@
 /*
  * One decode step of attention: uploads q and the per-slot parameters,
  * records the kernels with a barrier between each, and reads the output back.
+ * In three parts, so that recorded calls (sq_record.c) share the first two:
+ *   plan_call         extents, splits, scratch layout, upload, pipelines
+ *   record_dispatches the dispatch sequence, into any command buffer
+ *   sq_attend         (blocking) submit, wait, copy results to the host
  *   dense: attend_dense -> attend_merge_dense                             (2 dispatches)
  *   SparQ: sparq_score -> sparq_select_small (slots up to 8192 positions) and/or
  *          sparq_rank x 4 phases (longer slots) -> attend_sparse -> attend_merge_sparse (4 to 8)
@@ -188,9 +192,24 @@ static sparq_status kernel_pipeline(sparq_context *ctx, const char *kernel, cons
     return get_pipeline(ctx, (uint32_t)id, wg, dh, group, param, p);
 }
 
-sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
+/* Everything record_dispatches needs, decided before recording. */
+typedef struct attend_plan {
+    struct sq_call_info ci;
+    layout L;
+    uint32_t r;
+    uint32_t small_max;       /* the longest slot sparq_select_small takes */
+    bool use_small, use_rank; /* which selection kernels run */
+    VkPipeline score, rank, select_small, attend, merge;
+    struct sq_entry *entries; /* in the upload buffer: per-slot k for the read-back */
+    size_t q_elems;
+} attend_plan;
+
+/* (a) Plans one call into `upload` (host-visible: call info, entries, q)
+ * and `scratch` (device), growing them if needed, and gets the pipelines.
+ * With `readback`, also reserves the read-back of the results. */
+static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buffer *upload, sq_buffer *scratch,
+                              sq_buffer *readback, attend_plan *plan)
 {
-    const uint64_t t_start = now_ns();
     sparq_context *ctx = c->ctx;
     const uint32_t n = p->n_slots, g = p->group, dh = c->head_dim;
     const bool f16 = c->storage == SPARQ_DTYPE_F16;
@@ -224,15 +243,20 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
                        dh, g, ctx->info.name, ctx->limits.maxComputeSharedMemorySize);
     plan_splits(ctx, p->sparq ? k_max : s_max, attend_wg / kl * attend_rows_per_block(g), p->sparq, &ci);
     layout L = plan_layout(c, n, g, &ci, p->sparq);
+    /* q in a host buffer is read in place: nothing of it is uploaded. */
+    const bool q_device = sq_tensor_is_device(&p->q_dev);
+    if (q_device)
+        L.up_bytes = L.q;
 
     sparq_status st;
-    if ((st = sq_buffer_reserve(ctx, &c->upload, L.up_bytes, SQ_MEMORY_UPLOAD)) != SPARQ_SUCCESS ||
-        (st = sq_buffer_reserve(ctx, &c->scratch, L.total, SQ_MEMORY_DEVICE)) != SPARQ_SUCCESS ||
-        (st = sq_buffer_reserve(ctx, &c->readback, L.out_bytes + L.sel_bytes + L.alpha_bytes, SQ_MEMORY_READBACK)) !=
-            SPARQ_SUCCESS)
+    if ((st = sq_buffer_reserve(ctx, upload, L.up_bytes, SQ_MEMORY_UPLOAD)) != SPARQ_SUCCESS ||
+        (st = sq_buffer_reserve(ctx, scratch, L.total, SQ_MEMORY_DEVICE)) != SPARQ_SUCCESS ||
+        (readback &&
+         (st = sq_buffer_reserve(ctx, readback, L.out_bytes + L.sel_bytes + L.alpha_bytes, SQ_MEMORY_READBACK)) !=
+             SPARQ_SUCCESS))
         return st;
 
-    const VkDeviceAddress dev = c->scratch.address;
+    const VkDeviceAddress dev = scratch->address;
     ci.q = dev + L.q;
     ci.z = dev + L.z;
     ci.stats = dev + L.stats;
@@ -245,7 +269,12 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     ci.hist = dev + L.hist;
     ci.counts = dev + L.counts;
     ci.alpha_part = dev + L.alpha_part;
-    char *up = c->upload.map;
+    /* Device tensors: the kernels read q from and write out to the host's buffers. */
+    if (q_device)
+        ci.q = p->q_dev.address;
+    if (sq_tensor_is_device(&p->out_dev))
+        ci.out = p->out_dev.address;
+    char *up = upload->map;
     memcpy(up, &ci, sizeof ci);
     struct sq_entry *entries = (struct sq_entry *)(up + SQ_CALL_INFO_BYTES);
     for (uint32_t i = 0; i < n; i++) {
@@ -256,7 +285,9 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
         entries[i].l = ll;
     }
     const size_t q_elems = (size_t)n * c->n_kv_heads * g * dh;
-    if (p->dtype == SPARQ_DTYPE_F16)
+    if (q_device)
+        ; /* read in place */
+    else if (p->dtype == SPARQ_DTYPE_F16)
         sq_halves_to_floats(p->q, (float *)(up + L.q), q_elems);
     else
         memcpy(up + L.q, p->q, q_elems * sizeof(float));
@@ -287,14 +318,33 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
                            SQ_MERGE_WG, dh, g, SQ_SCORE_CHUNK, &merge)) != SPARQ_SUCCESS)
         return st;
 
-    /* Record. */
-    if ((st = sq_stream_begin(ctx, &c->stream)) != SPARQ_SUCCESS)
-        return st;
-    sq_stream *s = &c->stream;
+    *plan = (attend_plan){.ci = ci, .L = L, .r = r, .small_max = small_max, .use_small = use_small,
+                          .use_rank = use_rank, .score = score, .rank = rank, .select_small = select_small,
+                          .attend = attend, .merge = merge, .entries = entries, .q_elems = q_elems};
+    return SPARQ_SUCCESS;
+}
+
+/* (b) Records the call's dispatch sequence into s->cmd: the upload copy,
+ * the kernels with their barriers, ending with a barrier after the merge.
+ * Returns the number of timestamp stages written (with p->stats). */
+static uint32_t record_dispatches(sparq_cache *c, const sq_attend_params *p, const attend_plan *plan, sq_stream *s,
+                                  const sq_buffer *upload, const sq_buffer *scratch)
+{
+    sparq_context *ctx = c->ctx;
+    const uint32_t n = p->n_slots, g = p->group;
+    const struct sq_call_info ci = plan->ci;
+    const layout L = plan->L;
+    const uint32_t r = plan->r;
+    const VkPipeline score = plan->score, rank = plan->rank, select_small = plan->select_small, attend = plan->attend,
+                     merge = plan->merge;
+    const uint32_t small_max = plan->small_max;
+    const bool use_small = plan->use_small, use_rank = plan->use_rank;
+    const VkDeviceAddress dev = scratch->address;
+
     VkBufferCopy copy_up = {.srcOffset = 0, .dstOffset = 0, .size = L.up_bytes};
-    ctx->vk.vkCmdCopyBuffer(s->cmd, c->upload.buffer, c->scratch.buffer, 1, &copy_up);
+    ctx->vk.vkCmdCopyBuffer(s->cmd, upload->buffer, scratch->buffer, 1, &copy_up);
     if (p->sparq) /* sparq_rank adds into its first histograms (it clears the second itself) */
-        ctx->vk.vkCmdFillBuffer(s->cmd, c->scratch.buffer, L.hist,
+        ctx->vk.vkCmdFillBuffer(s->cmd, scratch->buffer, L.hist,
                                 (VkDeviceSize)n * c->n_kv_heads * SQ_RANK_BINS * sizeof(uint32_t), 0);
     sq_stream_barrier(ctx, s);
     if (p->stats)
@@ -343,15 +393,54 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
     if (p->stats)
         sq_stream_timestamp(ctx, s, ++stages);
     sq_stream_barrier(ctx, s);
+    return stages;
+}
 
+sparq_status sq_attend_record(sparq_cache *c, const sq_attend_params *p, sq_stream *s, sq_buffer *upload,
+                              sq_buffer *scratch)
+{
+    attend_plan plan;
+    sparq_status st = plan_call(c, p, upload, scratch, NULL, &plan);
+    if (st != SPARQ_SUCCESS)
+        return st;
+    record_dispatches(c, p, &plan, s, upload, scratch);
+    return SPARQ_SUCCESS;
+}
+
+/* (c) The blocking call: plan, record into the cache's stream, read back. */
+sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
+{
+    const uint64_t t_start = now_ns();
+    sparq_context *ctx = c->ctx;
+    const uint32_t n = p->n_slots;
+    attend_plan plan;
+    sparq_status st = plan_call(c, p, &c->upload, &c->scratch, &c->readback, &plan);
+    if (st != SPARQ_SUCCESS)
+        return st;
+    const struct sq_call_info ci = plan.ci;
+    const layout L = plan.L;
+    const struct sq_entry *entries = plan.entries;
+    const size_t q_elems = plan.q_elems;
+    const bool out_device = sq_tensor_is_device(&p->out_dev);
+
+    if ((st = sq_stream_begin(ctx, &c->stream)) != SPARQ_SUCCESS)
+        return st;
+    sq_stream *s = &c->stream;
+    const uint32_t stages = record_dispatches(c, p, &plan, s, &c->upload, &c->scratch);
+
+    /* Results the host reads from memory: copied to the read-back buffer.
+     * (out in a host buffer was written in place.) Offsets stay those of
+     * the full layout, so the unpacking below does not depend on which. */
     VkBufferCopy down[3];
     uint32_t n_down = 0;
-    down[n_down++] = (VkBufferCopy){.srcOffset = L.out, .dstOffset = 0, .size = L.out_bytes};
+    if (!out_device)
+        down[n_down++] = (VkBufferCopy){.srcOffset = L.out, .dstOffset = 0, .size = L.out_bytes};
     if (p->sparq && p->selected)
         down[n_down++] = (VkBufferCopy){.srcOffset = L.sel, .dstOffset = L.out_bytes, .size = L.sel_bytes};
     if (p->sparq && p->alpha)
         down[n_down++] = (VkBufferCopy){.srcOffset = L.alpha, .dstOffset = L.out_bytes + L.sel_bytes, .size = L.alpha_bytes};
-    ctx->vk.vkCmdCopyBuffer(s->cmd, c->scratch.buffer, c->readback.buffer, n_down, down);
+    if (n_down > 0)
+        ctx->vk.vkCmdCopyBuffer(s->cmd, c->scratch.buffer, c->readback.buffer, n_down, down);
     VkMemoryBarrier to_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                                .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
                                .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
@@ -364,7 +453,9 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
 
     /* Results to the host's arrays. */
     const char *rb = c->readback.map;
-    if (p->dtype == SPARQ_DTYPE_F16)
+    if (out_device)
+        ; /* already in the host's buffer */
+    else if (p->dtype == SPARQ_DTYPE_F16)
         sq_floats_to_halves((const float *)rb, p->out, q_elems);
     else
         memcpy(p->out, rb, q_elems * sizeof(float));
@@ -382,7 +473,8 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
         memcpy(p->alpha, rb + L.out_bytes + L.sel_bytes, L.alpha_bytes);
     if (p->stats) {
         sparq_attend_stats stats = {.struct_size = p->stats->struct_size,
-                                    .dispatches = p->sparq ? 3 + (use_small ? 1 : 0) + (use_rank ? SQ_RANK_PHASES : 0)
+                                    .dispatches = p->sparq ? 3 + (plan.use_small ? 1 : 0) +
+                                                                 (plan.use_rank ? SQ_RANK_PHASES : 0)
                                                            : 2};
         stats.host_ns = t_recorded - t_start;
         if ((st = sq_stream_intervals_ns(ctx, s, stages, stats.dispatch_ns)) != SPARQ_SUCCESS)

@@ -39,6 +39,7 @@ sparq_status sq_cache_create(sparq_context *ctx, const sparq_cache_desc *desc, s
     c->cap_alloc = (uint32_t)align_up(desc->capacity, SQ_CAPACITY_ALIGN);
     c->storage = desc->storage == SPARQ_DTYPE_F32 ? SPARQ_DTYPE_F32 : SPARQ_DTYPE_F16;
     c->elem_bytes = c->storage == SPARQ_DTYPE_F32 ? 4 : 2;
+    c->n_frames = desc->frames_in_flight ? desc->frames_in_flight : 1;
 
     c->slot_bytes = (VkDeviceSize)c->n_kv_heads * c->cap_alloc * c->head_dim * c->elem_bytes;
     const VkDeviceSize vsum_bytes = (VkDeviceSize)c->n_seqs * c->n_kv_heads * c->head_dim * sizeof(float);
@@ -69,7 +70,8 @@ sparq_status sq_cache_create(sparq_context *ctx, const sparq_cache_desc *desc, s
     c->k = sq_calloc(c->n_segments, sizeof *c->k);
     c->kt = sq_calloc(c->n_segments, sizeof *c->kt);
     c->v = sq_calloc(c->n_segments, sizeof *c->v);
-    st = c->k && c->kt && c->v ? SPARQ_SUCCESS : sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    c->frames = sq_calloc(c->n_frames, sizeof *c->frames);
+    st = c->k && c->kt && c->v && c->frames ? SPARQ_SUCCESS : sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     for (uint32_t i = 0; i < c->n_segments && st == SPARQ_SUCCESS; i++) {
         uint32_t slots = c->n_seqs - i * c->slots_per_segment;
         if (slots > c->slots_per_segment)
@@ -79,10 +81,11 @@ sparq_status sq_cache_create(sparq_context *ctx, const sparq_cache_desc *desc, s
             (st = sq_buffer_create(ctx, bytes, SQ_MEMORY_DEVICE, &c->kt[i])) == SPARQ_SUCCESS)
             st = sq_buffer_create(ctx, bytes, SQ_MEMORY_DEVICE, &c->v[i]);
     }
-    if (st == SPARQ_SUCCESS &&
-        (st = sq_buffer_create(ctx, vsum_bytes, SQ_MEMORY_DEVICE, &c->vsum)) == SPARQ_SUCCESS &&
-        (st = sq_stream_create(ctx, &c->stream)) == SPARQ_SUCCESS &&
-        (st = sq_stream_begin(ctx, &c->stream)) == SPARQ_SUCCESS) {
+    if (st == SPARQ_SUCCESS && (st = sq_buffer_create(ctx, vsum_bytes, SQ_MEMORY_DEVICE, &c->vsum)) == SPARQ_SUCCESS &&
+        (st = sq_stream_create(ctx, &c->stream)) == SPARQ_SUCCESS && ctx->queue == VK_NULL_HANDLE) {
+        /* No queue to run the clear on: the first recorded call does it. */
+        c->vsum_clear_pending = true;
+    } else if (st == SPARQ_SUCCESS && (st = sq_stream_begin(ctx, &c->stream)) == SPARQ_SUCCESS) {
         /* Every slot starts empty: V sums are zero. K/V contents past a
          * slot's length are never used, so they are not cleared. */
         ctx->vk.vkCmdFillBuffer(c->stream.cmd, c->vsum.buffer, 0, VK_WHOLE_SIZE, 0);
@@ -107,8 +110,23 @@ void sq_cache_destroy(sparq_cache *c)
     if (!c)
         return;
     sparq_context *ctx = c->ctx;
-    /* Nothing is in flight: every call waits for its own submission. */
+    /* Blocking calls waited for their own submissions; submit_* calls may
+     * still be running. (Recorded calls are the host's to have finished.) */
     sq_stream_destroy(ctx, &c->stream);
+    for (uint32_t f = 0; c->frames && f < c->n_frames; f++) {
+        sq_frame *fr = &c->frames[f];
+        if (fr->append_pending)
+            ctx->vk.vkWaitForFences(ctx->device, 1, &fr->append_stream.fence, VK_TRUE, UINT64_MAX);
+        if (fr->attend_pending)
+            ctx->vk.vkWaitForFences(ctx->device, 1, &fr->attend_stream.fence, VK_TRUE, UINT64_MAX);
+        sq_stream_destroy(ctx, &fr->append_stream);
+        sq_stream_destroy(ctx, &fr->attend_stream);
+        sq_buffer_destroy(ctx, &fr->append_upload);
+        sq_buffer_destroy(ctx, &fr->append_staging);
+        sq_buffer_destroy(ctx, &fr->attend_upload);
+        sq_buffer_destroy(ctx, &fr->attend_scratch);
+    }
+    free(c->frames);
     for (uint32_t i = 0; i < c->n_segments; i++) {
         if (c->k)
             sq_buffer_destroy(ctx, &c->k[i]);
@@ -201,6 +219,83 @@ static void copy_sums(sparq_cache *c, uint32_t n_slots, const uint32_t *slots, b
     }
 }
 
+/* The append and V-sum pipelines of this cache's storage type. */
+static sparq_status append_pipelines(sparq_cache *c, VkPipeline *append, VkPipeline *vsum)
+{
+    sparq_status st;
+    if ((st = vsum_pipeline(c, vsum)) != SPARQ_SUCCESS)
+        return st;
+    sq_pipeline_key key = {.shader = storage_shader(c, SPARQ_SHADER_KV_APPEND_F16, SPARQ_SHADER_KV_APPEND_F32),
+                           .wg_size = SQ_APPEND_WG,
+                           .head_dim = c->head_dim,
+                           .group = 1};
+    return sq_context_pipeline(c->ctx, &key, append);
+}
+
+/* Writes two entry lists of tokens [t0, t0+nt) of every slot into `upload`
+ * at SQ_CALL_INFO_BYTES: the rows' (kv_append's), then the sums'
+ * (kv_vsum's), which with `staged` index the staging array of copy_sums by
+ * entry rather than by slot. When k and v are host memory, also those
+ * tokens' K then V as f32 at *k_off. */
+static sparq_status append_upload(sparq_cache *c, sq_buffer *upload, uint32_t n_slots, const uint32_t *slots,
+                                  uint32_t n_tokens, uint32_t t0, uint32_t nt, bool staged, sparq_dtype dtype,
+                                  const void *k, const void *v, VkDeviceSize *k_off_out)
+{
+    sparq_context *ctx = c->ctx;
+    const size_t row = (size_t)c->n_kv_heads * c->head_dim; /* elements per token */
+    const VkDeviceSize entries_off = SQ_CALL_INFO_BYTES;
+    const VkDeviceSize k_off = align_up(entries_off + 2 * n_slots * sizeof(struct sq_entry), 256);
+    const VkDeviceSize tensor_bytes = k ? (VkDeviceSize)n_slots * nt * row * sizeof(float) : 0;
+    const VkDeviceSize v_off = k_off + tensor_bytes;
+    sparq_status st = sq_buffer_reserve(ctx, upload, v_off + tensor_bytes, SQ_MEMORY_UPLOAD);
+    if (st != SPARQ_SUCCESS)
+        return st;
+    char *base = upload->map;
+    struct sq_entry *entries = (struct sq_entry *)(base + entries_off);
+    for (uint32_t i = 0; i < n_slots; i++) {
+        entries[i] = sq_cache_entry(c, slots[i], c->lengths[slots[i]] + t0);
+        entries[n_slots + i] = entries[i];
+        if (staged)
+            entries[n_slots + i].slot = i;
+        if (!k)
+            continue;
+        /* input [slot][token][kv][dh] -> upload [slot][token-of-piece][kv][dh] */
+        size_t src = ((size_t)i * n_tokens + t0) * row, dst = (size_t)i * nt * row;
+        to_floats(dtype, k, src, (size_t)nt * row, (float *)(base + k_off) + dst);
+        to_floats(dtype, v, src, (size_t)nt * row, (float *)(base + v_off) + dst);
+    }
+    *k_off_out = k_off;
+    return SPARQ_SUCCESS;
+}
+
+/* Records kv_append and kv_vsum for nt tokens of n_slots entries: the two
+ * entry lists of append_upload at step_addr + SQ_CALL_INFO_BYTES, f32 K then
+ * V at in_addr. kv_vsum adds into `vsum_addr` (0: the cache's V sums). */
+static void record_append_dispatches(sparq_cache *c, sq_stream *s, VkPipeline append, VkPipeline vsum,
+                                     VkDeviceAddress step_addr, VkDeviceAddress in_addr, uint32_t n_slots, uint32_t nt,
+                                     VkDeviceAddress vsum_addr)
+{
+    sparq_context *ctx = c->ctx;
+    const uint32_t n_a = (nt + SQ_APPEND_TOKENS_PER_WG - 1) / SQ_APPEND_TOKENS_PER_WG;
+    const uint32_t max_pairs = nt / 2 + 1;
+    const uint32_t n_b = (max_pairs * c->head_dim + SQ_APPEND_WG - 1) / SQ_APPEND_WG;
+    struct sq_push push = cache_push(c);
+    push.in_addr = in_addr;
+    push.step_addr = step_addr;
+    push.n_entries = n_slots;
+    push.span = nt;
+    push.n_chunks = n_a;
+    push.r = n_b;
+    sq_stream_dispatch(ctx, s, append, &push, n_a + n_b, c->n_kv_heads, n_slots);
+    sq_stream_barrier(ctx, s);
+    /* The V sum adds what was stored, as a truncate recomputes it. */
+    push.flags = SQ_FLAG_VSUM_ADD;
+    push.step_addr = step_addr + n_slots * sizeof(struct sq_entry);
+    if (vsum_addr)
+        push.vsum_addr = vsum_addr;
+    sq_stream_dispatch(ctx, s, vsum, &push, (c->head_dim + 63) / 64, c->n_kv_heads, n_slots);
+}
+
 /* One dispatch of kv_append for tokens [t0, t0+nt) of every slot, then
  * kv_vsum adding those rows to the V sums. An append of several pieces
  * (`staged`) adds them to a copy of the sums in the scratch buffer, made by
@@ -213,66 +308,80 @@ static sparq_status append_piece(sparq_cache *c, uint32_t n_slots, const uint32_
                                  const void *v)
 {
     sparq_context *ctx = c->ctx;
-    const size_t row = (size_t)c->n_kv_heads * c->head_dim; /* elements per token */
-    const VkDeviceSize entries_off = SQ_CALL_INFO_BYTES;
-    /* Two entry lists: the rows' (kv_append), then the sums' (kv_vsum),
-     * which index the staging array by entry rather than by slot. */
-    const VkDeviceSize sum_entries = n_slots * sizeof(struct sq_entry);
-    const VkDeviceSize k_off = align_up(entries_off + 2 * sum_entries, 256);
-    const VkDeviceSize tensor_bytes = (VkDeviceSize)n_slots * nt * row * sizeof(float);
-    const VkDeviceSize v_off = k_off + tensor_bytes;
-    sparq_status st = sq_buffer_reserve(ctx, &c->upload, v_off + tensor_bytes, SQ_MEMORY_UPLOAD);
+    VkDeviceSize k_off;
+    sparq_status st = append_upload(c, &c->upload, n_slots, slots, n_tokens, t0, nt, staged, dtype, k, v, &k_off);
     if (st != SPARQ_SUCCESS)
         return st;
-    char *base = c->upload.map;
-    struct sq_entry *entries = (struct sq_entry *)(base + entries_off);
-    for (uint32_t i = 0; i < n_slots; i++) {
-        entries[i] = sq_cache_entry(c, slots[i], c->lengths[slots[i]] + t0);
-        entries[n_slots + i] = entries[i];
-        if (staged)
-            entries[n_slots + i].slot = i;
-        /* input [slot][token][kv][dh] -> upload [slot][token-of-piece][kv][dh] */
-        size_t src = ((size_t)i * n_tokens + t0) * row, dst = (size_t)i * nt * row;
-        to_floats(dtype, k, src, (size_t)nt * row, (float *)(base + k_off) + dst);
-        to_floats(dtype, v, src, (size_t)nt * row, (float *)(base + v_off) + dst);
-    }
-
-    const uint32_t n_a = (nt + SQ_APPEND_TOKENS_PER_WG - 1) / SQ_APPEND_TOKENS_PER_WG;
-    const uint32_t max_pairs = nt / 2 + 1;
-    const uint32_t n_b = (max_pairs * c->head_dim + SQ_APPEND_WG - 1) / SQ_APPEND_WG;
     VkPipeline append, vsum;
-    if ((st = vsum_pipeline(c, &vsum)) != SPARQ_SUCCESS)
-        return st;
-    sq_pipeline_key key = {.shader = storage_shader(c, SPARQ_SHADER_KV_APPEND_F16, SPARQ_SHADER_KV_APPEND_F32),
-                           .wg_size = SQ_APPEND_WG,
-                           .head_dim = c->head_dim,
-                           .group = 1};
-    if ((st = sq_context_pipeline(ctx, &key, &append)) != SPARQ_SUCCESS ||
+    if ((st = append_pipelines(c, &append, &vsum)) != SPARQ_SUCCESS ||
         (st = sq_stream_begin(ctx, &c->stream)) != SPARQ_SUCCESS)
         return st;
     const bool first = t0 == 0, last = t0 + nt == n_tokens;
     if (staged && first)
-        copy_sums(c, n_slots, slots, true); /* ordered before kv_vsum by the barrier below */
-    struct sq_push push = cache_push(c);
-    push.in_addr = c->upload.address + k_off;
-    push.step_addr = c->upload.address;
-    push.n_entries = n_slots;
-    push.span = nt;
-    push.n_chunks = n_a;
-    push.r = n_b;
-    sq_stream_dispatch(ctx, &c->stream, append, &push, n_a + n_b, c->n_kv_heads, n_slots);
-    sq_stream_barrier(ctx, &c->stream);
-    /* The V sum adds what was stored, as a truncate recomputes it. */
-    push.flags = SQ_FLAG_VSUM_ADD;
-    push.step_addr = c->upload.address + sum_entries;
-    if (staged)
-        push.vsum_addr = c->scratch.address;
-    sq_stream_dispatch(ctx, &c->stream, vsum, &push, (c->head_dim + 63) / 64, c->n_kv_heads, n_slots);
+        copy_sums(c, n_slots, slots, true); /* ordered before kv_vsum by the barrier after kv_append */
+    record_append_dispatches(c, &c->stream, append, vsum, c->upload.address, c->upload.address + k_off, n_slots, nt,
+                             staged ? c->scratch.address : 0);
     if (staged && last) {
         sq_stream_barrier(ctx, &c->stream);
         copy_sums(c, n_slots, slots, false);
     }
     return sq_stream_submit_wait(ctx, &c->stream);
+}
+
+sparq_status sq_cache_record_append(sparq_cache *c, const sq_append_params *p, sq_stream *s, sq_buffer *upload,
+                                    sq_buffer *staging)
+{
+    sparq_context *ctx = c->ctx;
+    const bool device = sq_tensor_is_device(&p->k_dev);
+    VkDeviceSize k_off;
+    sparq_status st = append_upload(c, upload, p->n_slots, p->slots, p->n_tokens, 0, p->n_tokens, false, p->dtype,
+                                    device ? NULL : p->k, device ? NULL : p->v, &k_off);
+    VkPipeline append, vsum;
+    if (st != SPARQ_SUCCESS || (st = append_pipelines(c, &append, &vsum)) != SPARQ_SUCCESS)
+        return st;
+    VkDeviceAddress in_addr = upload->address + k_off;
+    if (device) {
+        /* kv_append reads V right after K: in place when the host laid
+         * them out so, else gathered by a GPU copy into staging. */
+        const VkDeviceSize bytes =
+            (VkDeviceSize)p->n_slots * p->n_tokens * c->n_kv_heads * c->head_dim * sizeof(float);
+        if (p->v_dev.address == p->k_dev.address + bytes) {
+            in_addr = p->k_dev.address;
+        } else {
+            if ((st = sq_buffer_reserve(ctx, staging, 2 * bytes, SQ_MEMORY_DEVICE)) != SPARQ_SUCCESS)
+                return st;
+            VkBufferCopy k_copy = {.srcOffset = p->k_dev.offset, .dstOffset = 0, .size = bytes};
+            VkBufferCopy v_copy = {.srcOffset = p->v_dev.offset, .dstOffset = bytes, .size = bytes};
+            ctx->vk.vkCmdCopyBuffer(s->cmd, p->k_dev.buffer, staging->buffer, 1, &k_copy);
+            ctx->vk.vkCmdCopyBuffer(s->cmd, p->v_dev.buffer, staging->buffer, 1, &v_copy);
+            sq_stream_barrier(ctx, s);
+            in_addr = staging->address;
+        }
+    }
+    record_append_dispatches(c, s, append, vsum, upload->address, in_addr, p->n_slots, p->n_tokens, 0);
+    return SPARQ_SUCCESS;
+}
+
+sparq_status sq_cache_append_device(sparq_cache *c, const sq_append_params *p)
+{
+    for (uint32_t i = 0; i < p->n_slots; i++)
+        if ((uint64_t)c->lengths[p->slots[i]] + p->n_tokens > c->capacity)
+            return sq_fail(SPARQ_ERROR_CAPACITY_EXCEEDED,
+                           "cache_append: slot %u holds %u of %u positions; %u more do not fit (nothing appended)",
+                           p->slots[i], c->lengths[p->slots[i]], c->capacity, p->n_tokens);
+    sparq_status st = sq_stream_begin(c->ctx, &c->stream);
+    if (st != SPARQ_SUCCESS)
+        return st;
+    /* The scratch of blocking attends doubles as staging: nothing else uses it meanwhile. */
+    if ((st = sq_cache_record_append(c, p, &c->stream, &c->upload, &c->scratch)) != SPARQ_SUCCESS) {
+        c->ctx->vk.vkEndCommandBuffer(c->stream.cmd);
+        return st;
+    }
+    if ((st = sq_stream_submit_wait(c->ctx, &c->stream)) != SPARQ_SUCCESS)
+        return st;
+    for (uint32_t i = 0; i < p->n_slots; i++)
+        c->lengths[p->slots[i]] += p->n_tokens;
+    return SPARQ_SUCCESS;
 }
 
 sparq_status sq_cache_append(sparq_cache *c, uint32_t n_slots, const uint32_t *slots, uint32_t n_tokens,

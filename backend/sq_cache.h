@@ -21,9 +21,23 @@
 
 #include "sq_buffer.h"
 #include "sq_context.h"
+#include "sq_device_tensor.h"
 #include "sq_stream.h"
 
 #include <sparq/sparq.h>
+
+/* The scratch of one frame of recorded or submitted calls (ABI 1.1): the
+ * host may have frames_in_flight of them executing at once. A frame holds
+ * one append and one attend. */
+typedef struct sq_frame {
+    sq_buffer append_upload;  /* entries (+ host-memory K/V) of the frame's append */
+    sq_buffer append_staging; /* device copy of K/V from two separate host buffers */
+    sq_buffer attend_upload;  /* call info + entries (+ host-memory q) of the frame's attend */
+    sq_buffer attend_scratch; /* device scratch of the frame's attend */
+    sq_stream append_stream;  /* plugin-owned command buffers of submit_*, made on first use */
+    sq_stream attend_stream;
+    bool append_pending, attend_pending; /* the stream's fence is in flight */
+} sq_frame;
 
 struct sparq_cache {
     sparq_context *ctx;
@@ -41,7 +55,22 @@ struct sparq_cache {
     sq_buffer upload;   /* host -> device staging, grown on demand */
     sq_buffer readback; /* device -> host staging, grown on demand */
     sq_buffer scratch;  /* per-call device scratch, grown on demand */
+    sq_frame *frames;   /* [n_frames]: recorded and submitted calls */
+    uint32_t n_frames;
+    /* Created on an imported context without a queue: the V sums are
+     * cleared by the first recorded call instead of at creation. */
+    bool vsum_clear_pending;
 };
+
+/* An append whose K and V are in host memory or in host-owned buffers. */
+typedef struct sq_append_params {
+    uint32_t n_slots;
+    const uint32_t *slots;
+    uint32_t n_tokens;
+    sparq_dtype dtype;   /* of host-memory k/v */
+    const void *k, *v;   /* host memory, or NULL for device tensors */
+    sq_tensor_ref k_dev, v_dev;
+} sq_append_params;
 
 /* Where slot `slot` of array `segments` (c->k, c->kt or c->v) starts. */
 void sq_cache_locate(const sparq_cache *c, const sq_buffer *segments, uint32_t slot, VkBuffer *buffer,
@@ -54,6 +83,13 @@ void sq_cache_destroy(sparq_cache *cache);
 
 sparq_status sq_cache_append(sparq_cache *cache, uint32_t n_slots, const uint32_t *slots, uint32_t n_tokens,
                              sparq_dtype dtype, const void *k, const void *v);
+/* Blocking append of device tensors (one dispatch; lengths advance). */
+sparq_status sq_cache_append_device(sparq_cache *cache, const sq_append_params *p);
+/* Fills `upload` (entries, host-memory K/V) and records the append into
+ * `s`, using `staging` for K/V that must be gathered. Lengths are not
+ * changed. One dispatch: the caller bounds n_tokens. */
+sparq_status sq_cache_record_append(sparq_cache *cache, const sq_append_params *p, sq_stream *s, sq_buffer *upload,
+                                    sq_buffer *staging);
 sparq_status sq_cache_truncate(sparq_cache *cache, uint32_t slot, uint32_t length);
 sparq_status sq_cache_reset(sparq_cache *cache, uint32_t slot);
 sparq_status sq_cache_read(sparq_cache *cache, const sparq_read_desc *desc);
@@ -74,13 +110,20 @@ typedef struct sq_attend_params {
     uint32_t selected_stride;
     float *alpha;
     sparq_attend_stats *stats;
+    sq_tensor_ref q_dev, out_dev; /* ABI 1.1: in host-owned buffers when set */
 } sq_attend_params;
 
 /* SparQ defaults for a slot of length S (see the header). */
 void sq_resolve_sparq(uint32_t head_dim, uint32_t S, uint32_t r, uint32_t k, uint32_t l, uint32_t *r_out,
                       uint32_t *k_out, uint32_t *l_out);
 
+/* Blocking: plans, records (sq_attend_record), submits, reads back. */
 sparq_status sq_attend(sparq_cache *cache, const sq_attend_params *p);
+/* Plans the call into `upload` / `scratch` and records its dispatch
+ * sequence into `s`, without submitting. out must be a device tensor;
+ * selected, alpha and stats are not produced. */
+sparq_status sq_attend_record(sparq_cache *cache, const sq_attend_params *p, sq_stream *s, sq_buffer *upload,
+                              sq_buffer *scratch);
 
 /* Streaming-read bandwidth of the device (sparq_api.measure_read_bandwidth). */
 sparq_status sq_measure_read_bandwidth(sparq_context *ctx, uint64_t bytes, uint32_t iterations, double *bps);

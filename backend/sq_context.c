@@ -103,7 +103,11 @@ static sparq_status create_device(sparq_context *ctx)
     SQ_VK_TRY(vkCreateDevice(ctx->physical_device, &info, NULL, &ctx->device));
     volkLoadDeviceTable(&ctx->vk, ctx->device);
     ctx->vk.vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
+    return sq_context_finish_device(ctx, timestamp_bits);
+}
 
+sparq_status sq_context_finish_device(sparq_context *ctx, uint32_t timestamp_bits)
+{
     VkPhysicalDeviceProperties props;
     vkGetPhysicalDeviceProperties(ctx->physical_device, &props);
     ctx->limits = props.limits;
@@ -118,8 +122,6 @@ static sparq_status create_device(sparq_context *ctx)
     const char *limit = getenv("SPARQ_DEBUG_MAX_ALLOCATION");
     if (limit && strtoull(limit, NULL, 10) > 0 && strtoull(limit, NULL, 10) < ctx->max_allocation)
         ctx->max_allocation = strtoull(limit, NULL, 10);
-    const char *small_max = getenv("SPARQ_DEBUG_SELECT_SMALL_MAX");
-    ctx->debug_select_small_max = small_max && *small_max ? (uint32_t)strtoul(small_max, NULL, 10) : UINT32_MAX;
     vkGetPhysicalDeviceMemoryProperties(ctx->physical_device, &ctx->memory);
 
     VkPushConstantRange range = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .size = sizeof(struct sq_push)};
@@ -254,21 +256,17 @@ static sparq_status self_test(sparq_context *ctx)
 
 sparq_status sq_context_create(const sparq_context_desc *desc, sparq_context **out)
 {
-    *out = NULL;
-    sparq_context *ctx = sq_calloc(1, sizeof *ctx);
-    if (!ctx)
-        return sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    ctx->message_callback = desc->message_callback;
-    ctx->message_user_data = desc->message_user_data;
-    mtx_init(&ctx->queue_lock, mtx_plain);
-    mtx_init(&ctx->pipeline_lock, mtx_plain);
+    sparq_context *ctx;
+    sparq_status st = sq_context_new(desc, &ctx);
+    if (st != SPARQ_SUCCESS)
+        return st;
 
     sq_instance_params params = {
         .validation = (desc->flags & SPARQ_CONTEXT_ENABLE_VALIDATION) || env_true("SPARQ_VALIDATION"),
         .debug_callback = on_debug_message,
         .debug_user_data = ctx,
     };
-    sparq_status st = sq_instance_create(&params, &ctx->instance, &ctx->messenger);
+    st = sq_instance_create(&params, &ctx->instance, &ctx->messenger);
     if (st == SPARQ_SUCCESS) {
         ctx->info.struct_size = sizeof ctx->info;
         st = sq_select_device(ctx->instance, desc->device, &ctx->physical_device, &ctx->info);
@@ -277,6 +275,32 @@ sparq_status sq_context_create(const sparq_context_desc *desc, sparq_context **o
         st = create_device(ctx);
     if (st == SPARQ_SUCCESS)
         st = self_test(ctx);
+    return sq_context_created(ctx, st, out);
+}
+
+sparq_status sq_context_new(const sparq_context_desc *desc, sparq_context **out)
+{
+    sparq_context *ctx = sq_calloc(1, sizeof *ctx);
+    *out = ctx;
+    if (!ctx)
+        return sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    ctx->message_callback = desc->message_callback;
+    ctx->message_user_data = desc->message_user_data;
+    mtx_init(&ctx->queue_lock, mtx_plain);
+    mtx_init(&ctx->pipeline_lock, mtx_plain);
+    const char *small_max = getenv("SPARQ_DEBUG_SELECT_SMALL_MAX");
+    ctx->debug_select_small_max = small_max && *small_max ? (uint32_t)strtoul(small_max, NULL, 10) : UINT32_MAX;
+    return SPARQ_SUCCESS;
+}
+
+sparq_status sq_context_self_test(sparq_context *ctx)
+{
+    return self_test(ctx);
+}
+
+sparq_status sq_context_created(sparq_context *ctx, sparq_status st, sparq_context **out)
+{
+    *out = NULL;
     if (st != SPARQ_SUCCESS) {
         /* keep the message of the failure, not of the clean-up */
         char why[1024];
@@ -297,7 +321,11 @@ sparq_status sq_context_destroy(sparq_context *ctx)
         return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "context_destroy: %u cache(s) of this context are still alive",
                        live);
     if (ctx->device) {
-        ctx->vk.vkDeviceWaitIdle(ctx->device);
+        /* An imported device is the host's: it may be busy with the host's
+         * own work, so only the plugin's own submissions are waited for
+         * (every context-level one already was). */
+        if (!ctx->imported)
+            ctx->vk.vkDeviceWaitIdle(ctx->device);
         sq_stream_destroy(ctx, &ctx->stream);
         for (uint32_t i = 0; i < ctx->n_pipelines; i++)
             ctx->vk.vkDestroyPipeline(ctx->device, ctx->pipelines[i], NULL);
@@ -305,11 +333,13 @@ sparq_status sq_context_destroy(sparq_context *ctx)
             ctx->vk.vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, NULL);
         if (ctx->pipeline_layout)
             ctx->vk.vkDestroyPipelineLayout(ctx->device, ctx->pipeline_layout, NULL);
-        ctx->vk.vkDestroyDevice(ctx->device, NULL);
+        if (!ctx->imported)
+            ctx->vk.vkDestroyDevice(ctx->device, NULL);
     }
     free(ctx->pipelines);
     free(ctx->pipeline_keys);
-    sq_instance_destroy(ctx->instance, ctx->messenger);
+    if (!ctx->imported)
+        sq_instance_destroy(ctx->instance, ctx->messenger);
     mtx_destroy(&ctx->queue_lock);
     mtx_destroy(&ctx->pipeline_lock);
     free(ctx);

@@ -63,9 +63,28 @@ struct sparq_context {
 
     atomic_uint live_caches;
     atomic_bool lost;
+
+    /* ABI 1.1: the instance, device and queue belong to the host
+     * (sparq_vulkan_import); the plugin never destroys them. queue may be
+     * VK_NULL_HANDLE: then nothing is submitted by the plugin. */
+    bool imported;
+    uint32_t import_features; /* SPARQ_VK_FEATURE_* */
 };
 
 sparq_status sq_context_create(const sparq_context_desc *desc, sparq_context **out);
+/* On the host's device (sq_import.c); desc->vulkan_import is set. */
+sparq_status sq_context_import(const sparq_context_desc *desc, sparq_context **out);
+
+/* Pieces of context creation shared with sq_import.c. */
+/* Allocates *out with the message routing and locks set up. */
+sparq_status sq_context_new(const sparq_context_desc *desc, sparq_context **out);
+/* With ctx->device, vk, physical_device, queue_family set: limits, memory
+ * properties, pipeline layout and cache, the context stream. */
+sparq_status sq_context_finish_device(sparq_context *ctx, uint32_t timestamp_bits);
+/* Runs the fill kernel through the whole path and checks its result. */
+sparq_status sq_context_self_test(sparq_context *ctx);
+/* Ends creation: on failure destroys ctx keeping the failure's message. */
+sparq_status sq_context_created(sparq_context *ctx, sparq_status st, sparq_context **out);
 /* Fails (INVALID_ARGUMENT) while caches made from it are alive. */
 sparq_status sq_context_destroy(sparq_context *ctx);
 

@@ -65,6 +65,10 @@ sparq_status sq_stream_begin(sparq_context *ctx, sq_stream *s)
     sparq_status st = sq_context_check_alive(ctx);
     if (st != SPARQ_SUCCESS)
         return st;
+    if (ctx->queue == VK_NULL_HANDLE)
+        return sq_fail(SPARQ_ERROR_NOT_SUPPORTED,
+                       "this context was imported without a queue (sparq_vulkan_import.queue is NULL), so the plugin "
+                       "cannot run work itself: use record_append / record_attend, or import a queue");
     /* vkBeginCommandBuffer may run out of memory on any driver. */
     if (sq_fault_allocation())
         return sq_fail_vk(VK_ERROR_OUT_OF_HOST_MEMORY, "vkBeginCommandBuffer (injected)");
@@ -76,6 +80,11 @@ sparq_status sq_stream_begin(sparq_context *ctx, sq_stream *s)
     SQ_VK_TRY(ctx->vk.vkBeginCommandBuffer(s->cmd, &begin));
     if (s->queries)
         ctx->vk.vkCmdResetQueryPool(s->cmd, s->queries, 0, SQ_STREAM_TIMESTAMPS);
+    /* On the host's queue, work the host submitted earlier (recorded
+     * appends, its writes of device tensors) may still run: order this
+     * submission's first commands after it. */
+    if (ctx->imported)
+        sq_stream_barrier(ctx, s);
     return SPARQ_SUCCESS;
 }
 
@@ -146,4 +155,12 @@ sparq_status sq_stream_intervals_ns(sparq_context *ctx, sq_stream *s, uint32_t n
     for (uint32_t i = 0; i < n; i++)
         ns[i] = (uint64_t)((double)(t[i + 1] - t[i]) * ctx->timestamp_period);
     return SPARQ_SUCCESS;
+}
+
+sq_stream sq_stream_borrow(VkCommandBuffer cmd)
+{
+    sq_stream s;
+    memset(&s, 0, sizeof s);
+    s.cmd = cmd;
+    return s;
 }

@@ -36,6 +36,11 @@ struct sq_push;
 void sq_stream_dispatch(struct sparq_context *ctx, sq_stream *stream, VkPipeline pipeline, const struct sq_push *push,
                         uint32_t x, uint32_t y, uint32_t z);
 
+/* A stream view of a command buffer someone else owns and submits (the
+ * host's, for recorded calls): barrier and dispatch work on it; it has no
+ * pool, fence or queries, so it is never begun, submitted or destroyed. */
+sq_stream sq_stream_borrow(VkCommandBuffer cmd);
+
 #define SQ_STREAM_TIMESTAMPS 8u
 
 /* Timestamp marks: write(0) before a region, write(1..n) after each part of

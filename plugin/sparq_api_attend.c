@@ -5,23 +5,41 @@
 #include <math.h>
 #include <string.h>
 
-static const char fn[] = "attend";
-
 static bool overlaps(const void *a, size_t a_bytes, const void *b, size_t b_bytes)
 {
     uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
     return x < y + b_bytes && y < x + a_bytes;
 }
 
-sparq_status sparq_api_attend(sparq_cache *c, const sparq_attend_desc *user_desc)
+/* One of a host pointer and a device tensor (with_device: the device
+ * tensor is required). */
+static sparq_status check_tensor(const void *ptr, const sparq_device_tensor *dev, const char *fn, const char *name,
+                                 const char *dev_name, bool need_device)
 {
-    sq_clear_error();
+    if (dev->buffer && ptr)
+        return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s: both %s and %s are given; pass one", fn, name, dev_name);
+    if (need_device && !dev->buffer)
+        return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT,
+                       "%s: %s is required (a recorded or submitted call cannot write host memory)", fn, dev_name);
+    if (!dev->buffer && !ptr)
+        return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s: %s is NULL (and no %s is given)", fn, name, dev_name);
+    return SPARQ_SUCCESS;
+}
+
+sparq_status sparq_check_attend(sparq_cache *c, const sparq_attend_desc *user_desc, const char *fn, bool recorded,
+                                sq_attend_params *out_params)
+{
     sparq_attend_desc d;
     sparq_status st = sparq_require(c, fn, "cache");
-    if (st != SPARQ_SUCCESS || (st = SPARQ_COPY_DESC(user_desc, &d, "sparq_attend_desc")) != SPARQ_SUCCESS ||
-        (st = sparq_require(d.slots, fn, "slots")) || (st = sparq_require(d.q, fn, "q")) ||
-        (st = sparq_require(d.out, fn, "out")))
+    if (st != SPARQ_SUCCESS ||
+        (st = SPARQ_COPY_DESC_GROWN(user_desc, &d, SPARQ_ATTEND_DESC_SIZE_1_0, "sparq_attend_desc")) != SPARQ_SUCCESS ||
+        (st = sparq_require(d.slots, fn, "slots")) ||
+        (st = check_tensor(d.q, &d.q_device, fn, "q", "q_device", false)) != SPARQ_SUCCESS ||
+        (st = check_tensor(d.out, &d.out_device, fn, "out", "out_device", recorded)) != SPARQ_SUCCESS)
         return st;
+    if (recorded && (d.selected || d.alpha || d.stats))
+        return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT,
+                       "%s: selected, alpha and stats are not produced by recorded or submitted calls; pass NULL", fn);
     if (d.mode != SPARQ_ATTENTION_DEFAULT && d.mode != SPARQ_ATTENTION_DENSE && d.mode != SPARQ_ATTENTION_SPARQ)
         return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s: mode is %d, not a sparq_attention_mode", fn, (int)d.mode);
     if (d.dtype != SPARQ_DTYPE_DEFAULT && d.dtype != SPARQ_DTYPE_F16 && d.dtype != SPARQ_DTYPE_F32)
@@ -72,10 +90,25 @@ sparq_status sparq_api_attend(sparq_cache *c, const sparq_attend_desc *user_desc
                        d.selected_stride, k_max);
     const size_t elem = d.dtype == SPARQ_DTYPE_F16 ? 2 : 4;
     const size_t bytes = (size_t)d.n_slots * d.n_heads * c->head_dim * elem;
-    if (overlaps(d.q, bytes, d.out, bytes))
+    if (d.q && d.out && overlaps(d.q, bytes, d.out, bytes))
         return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s: out overlaps q", fn);
+    sq_tensor_ref q_dev = {0}, out_dev = {0};
+    if (d.q_device.buffer || d.out_device.buffer) {
+        if (d.dtype == SPARQ_DTYPE_F16)
+            return sq_fail(SPARQ_ERROR_NOT_SUPPORTED,
+                           "%s: q_device/out_device must be F32 (dtype F16 is supported for host memory only)", fn);
+        if (d.q_device.buffer &&
+            (st = sq_device_tensor_resolve(c->ctx, &d.q_device, bytes, fn, "q_device", &q_dev)) != SPARQ_SUCCESS)
+            return st;
+        if (d.out_device.buffer &&
+            (st = sq_device_tensor_resolve(c->ctx, &d.out_device, bytes, fn, "out_device", &out_dev)) != SPARQ_SUCCESS)
+            return st;
+        if (d.q_device.buffer && d.out_device.buffer && q_dev.buffer == out_dev.buffer &&
+            q_dev.offset < out_dev.offset + bytes && out_dev.offset < q_dev.offset + bytes)
+            return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s: out_device overlaps q_device", fn);
+    }
 
-    sq_attend_params p = {
+    *out_params = (sq_attend_params){
         .sparq = sparq,
         .n_slots = d.n_slots,
         .slots = d.slots,
@@ -92,6 +125,16 @@ sparq_status sparq_api_attend(sparq_cache *c, const sparq_attend_desc *user_desc
         .selected_stride = d.selected_stride,
         .alpha = d.alpha,
         .stats = d.stats,
+        .q_dev = q_dev,
+        .out_dev = out_dev,
     };
-    return sq_attend(c, &p);
+    return SPARQ_SUCCESS;
+}
+
+sparq_status sparq_api_attend(sparq_cache *c, const sparq_attend_desc *desc)
+{
+    sq_clear_error();
+    sq_attend_params p;
+    sparq_status st = sparq_check_attend(c, desc, "attend", false, &p);
+    return st != SPARQ_SUCCESS ? st : sq_attend(c, &p);
 }

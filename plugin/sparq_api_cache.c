@@ -1,6 +1,7 @@
 #include "sparq_api_impl.h"
 #include "sq_cache.h"
 #include "sq_error.h"
+#include "sq_record.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@ sparq_status sparq_api_cache_create(sparq_context *context, const sparq_cache_de
         return st;
     *cache = NULL;
     if ((st = sparq_require(context, "cache_create", "context")) != SPARQ_SUCCESS ||
-        (st = SPARQ_COPY_DESC(user_desc, &d, "sparq_cache_desc")) != SPARQ_SUCCESS ||
+        (st = SPARQ_COPY_DESC_GROWN(user_desc, &d, SPARQ_CACHE_DESC_SIZE_1_0, "sparq_cache_desc")) != SPARQ_SUCCESS ||
         (st = check_dtype(d.storage, "cache_create", "storage")) != SPARQ_SUCCESS)
         return st;
     if (d.n_seqs < 1 || d.n_seqs > SPARQ_MAX_SEQS)
@@ -48,6 +49,9 @@ sparq_status sparq_api_cache_create(sparq_context *context, const sparq_cache_de
     if (d.capacity < 1 || d.capacity > SPARQ_MAX_CAPACITY)
         return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "cache_create: capacity is %u; it must be 1..%u", d.capacity,
                        SPARQ_MAX_CAPACITY);
+    if (d.frames_in_flight > SPARQ_MAX_FRAMES_IN_FLIGHT)
+        return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "cache_create: frames_in_flight is %u; it must be 0..%u",
+                       d.frames_in_flight, SPARQ_MAX_FRAMES_IN_FLIGHT);
     return sq_cache_create(context, &d, cache);
 }
 
@@ -58,15 +62,33 @@ sparq_status sparq_api_cache_destroy(sparq_cache *cache)
     return SPARQ_SUCCESS;
 }
 
-sparq_status sparq_api_cache_append(sparq_cache *c, const sparq_append_desc *user_desc)
+/* K or V: host memory or a device tensor, exactly one of them. */
+static sparq_status check_kv(const sparq_append_desc *d, const char *fn)
 {
-    sq_clear_error();
-    static const char fn[] = "cache_append";
+    const bool k_dev = d->k_device.buffer != 0, v_dev = d->v_device.buffer != 0;
+    if (k_dev != v_dev)
+        return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s: k_device and v_device must be given together", fn);
+    if (!k_dev) {
+        sparq_status st = sparq_require(d->k, fn, "k");
+        return st != SPARQ_SUCCESS ? st : sparq_require(d->v, fn, "v");
+    }
+    if (d->k || d->v)
+        return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s: k_device/v_device are given, so k and v must be NULL", fn);
+    if (d->dtype == SPARQ_DTYPE_F16)
+        return sq_fail(SPARQ_ERROR_NOT_SUPPORTED, "%s: device tensors of K/V must be F32 (dtype F16 is host memory only)",
+                       fn);
+    return SPARQ_SUCCESS;
+}
+
+sparq_status sparq_check_append(sparq_cache *c, const sparq_append_desc *user_desc, const char *fn,
+                                sq_append_params *p)
+{
     sparq_append_desc d;
     sparq_status st = sparq_require(c, fn, "cache");
-    if (st != SPARQ_SUCCESS || (st = SPARQ_COPY_DESC(user_desc, &d, "sparq_append_desc")) != SPARQ_SUCCESS ||
+    if (st != SPARQ_SUCCESS ||
+        (st = SPARQ_COPY_DESC_GROWN(user_desc, &d, SPARQ_APPEND_DESC_SIZE_1_0, "sparq_append_desc")) != SPARQ_SUCCESS ||
         (st = check_dtype(d.dtype, fn, "dtype")) != SPARQ_SUCCESS || (st = sparq_require(d.slots, fn, "slots")) ||
-        (st = sparq_require(d.k, fn, "k")) || (st = sparq_require(d.v, fn, "v")))
+        (st = check_kv(&d, fn)) != SPARQ_SUCCESS)
         return st;
     if (d.n_slots < 1 || d.n_slots > c->n_seqs)
         return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s: n_slots is %u; it must be 1..%u (distinct slots)", fn,
@@ -76,18 +98,52 @@ sparq_status sparq_api_cache_append(sparq_cache *c, const sparq_append_desc *use
     if (d.n_tokens > c->capacity)
         return sq_fail(SPARQ_ERROR_CAPACITY_EXCEEDED, "%s: %u tokens exceed the capacity of %u (nothing appended)", fn,
                        d.n_tokens, c->capacity);
-    unsigned char *seen = calloc(c->n_seqs, 1);
+    /* Per-step calls (recorded appends above all) allocate nothing for
+     * the usual few slots. */
+    unsigned char seen_here[256] = {0};
+    unsigned char *seen = c->n_seqs <= sizeof seen_here ? seen_here : calloc(c->n_seqs, 1);
     if (!seen)
         return sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     for (uint32_t i = 0; i < d.n_slots && st == SPARQ_SUCCESS; i++) {
         if ((st = check_slot(c, d.slots[i], fn)) == SPARQ_SUCCESS && seen[d.slots[i]]++)
             st = sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s: slot %u appears twice in slots", fn, d.slots[i]);
     }
-    free(seen);
+    if (seen != seen_here)
+        free(seen);
     if (st != SPARQ_SUCCESS)
         return st;
-    return sq_cache_append(c, d.n_slots, d.slots, d.n_tokens, d.dtype == SPARQ_DTYPE_F16 ? SPARQ_DTYPE_F16 : SPARQ_DTYPE_F32,
-                           d.k, d.v);
+    *p = (sq_append_params){
+        .n_slots = d.n_slots,
+        .slots = d.slots,
+        .n_tokens = d.n_tokens,
+        .dtype = d.dtype == SPARQ_DTYPE_F16 ? SPARQ_DTYPE_F16 : SPARQ_DTYPE_F32,
+        .k = d.k,
+        .v = d.v,
+    };
+    if (d.k_device.buffer) {
+        /* One dispatch reads the whole tensor (see SQ_RECORD_MAX_TOKENS). */
+        if (d.n_tokens > SQ_RECORD_MAX_TOKENS)
+            return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT,
+                           "%s: %u tokens from device tensors; at most %u per call (split the prefill)", fn,
+                           d.n_tokens, SQ_RECORD_MAX_TOKENS);
+        const VkDeviceSize bytes = (VkDeviceSize)d.n_slots * d.n_tokens * c->n_kv_heads * c->head_dim * sizeof(float);
+        if ((st = sq_device_tensor_resolve(c->ctx, &d.k_device, bytes, fn, "k_device", &p->k_dev)) != SPARQ_SUCCESS ||
+            (st = sq_device_tensor_resolve(c->ctx, &d.v_device, bytes, fn, "v_device", &p->v_dev)) != SPARQ_SUCCESS)
+            return st;
+    }
+    return SPARQ_SUCCESS;
+}
+
+sparq_status sparq_api_cache_append(sparq_cache *c, const sparq_append_desc *user_desc)
+{
+    sq_clear_error();
+    sq_append_params p;
+    sparq_status st = sparq_check_append(c, user_desc, "cache_append", &p);
+    if (st != SPARQ_SUCCESS)
+        return st;
+    if (sq_tensor_is_device(&p.k_dev))
+        return sq_cache_append_device(c, &p);
+    return sq_cache_append(c, p.n_slots, p.slots, p.n_tokens, p.dtype, p.k, p.v);
 }
 
 sparq_status sparq_api_cache_truncate(sparq_cache *c, uint32_t slot, uint32_t length)

@@ -19,9 +19,7 @@ sparq_status sparq_api_context_create(const sparq_context_desc *user_desc, sparq
         return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "context_create: unknown flags 0x%x",
                        desc.flags & ~SPARQ_CONTEXT_ENABLE_VALIDATION);
     if (desc.vulkan_import)
-        return sq_fail(SPARQ_ERROR_NOT_SUPPORTED,
-                       "context_create: importing a host Vulkan device is not supported by ABI %u.%u plugins",
-                       SPARQ_ABI_VERSION_MAJOR, SPARQ_ABI_VERSION_MINOR);
+        return sq_context_import(&desc, context);
     return sq_context_create(&desc, context);
 }
 

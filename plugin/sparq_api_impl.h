@@ -22,4 +22,25 @@ sparq_status sparq_api_cache_read(sparq_cache *cache, const sparq_read_desc *des
 
 sparq_status sparq_api_attend(sparq_cache *cache, const sparq_attend_desc *desc);
 
+/* ABI 1.1: sparq_api_vulkan.c */
+sparq_status sparq_api_record_append(sparq_cache *cache, const sparq_append_desc *desc,
+                                     const struct sparq_vulkan_record *record);
+sparq_status sparq_api_record_attend(sparq_cache *cache, const sparq_attend_desc *desc,
+                                     const struct sparq_vulkan_record *record);
+sparq_status sparq_api_submit_append(sparq_cache *cache, const sparq_append_desc *desc,
+                                     const struct sparq_vulkan_submit *submit);
+sparq_status sparq_api_submit_attend(sparq_cache *cache, const sparq_attend_desc *desc,
+                                     const struct sparq_vulkan_submit *submit);
+
+/* Complete argument checks shared by the blocking, recorded and submitted
+ * forms (the backend types come from sq_cache.h). `fn` names the call in
+ * messages; `recorded` requires out_device and refuses selected, alpha and
+ * stats. */
+struct sq_append_params;
+struct sq_attend_params;
+sparq_status sparq_check_append(sparq_cache *cache, const sparq_append_desc *desc, const char *fn,
+                                struct sq_append_params *p);
+sparq_status sparq_check_attend(sparq_cache *cache, const sparq_attend_desc *desc, const char *fn, bool recorded,
+                                struct sq_attend_params *p);
+
 #endif

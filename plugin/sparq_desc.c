@@ -11,7 +11,9 @@ sparq_status sparq_copy_desc(const void *src, void *dst, size_t dst_size, size_t
         return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s is NULL", what);
     uint32_t size;
     memcpy(&size, src, sizeof size);
-    if (size < min_size || size > SPARQ_DESC_MAX_SIZE)
+    /* A released size, or at least this build's: anything between two
+     * released sizes would cut a field in two. */
+    if ((size != min_size && size < dst_size) || size < min_size || size > SPARQ_DESC_MAX_SIZE)
         return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s.struct_size is %u: set it to sizeof(%s)", what, size, what);
     memcpy(dst, src, size < dst_size ? size : dst_size);
     return SPARQ_SUCCESS;

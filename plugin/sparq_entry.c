@@ -95,6 +95,10 @@ static const sparq_api plugin_api = {
     .cache_read = sparq_api_cache_read,
     .attend = sparq_api_attend,
     .measure_read_bandwidth = sparq_api_measure_read_bandwidth,
+    .record_append = sparq_api_record_append,
+    .record_attend = sparq_api_record_attend,
+    .submit_append = sparq_api_submit_append,
+    .submit_attend = sparq_api_submit_attend,
 };
 
 __attribute__((visibility("default"))) sparq_status sparq_plugin_entry(uint32_t abi_major, const sparq_api **api,

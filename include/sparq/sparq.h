@@ -24,7 +24,8 @@
  *    sizeof(the struct) as its header declares it. Structs only ever grow at
  *    the end; the plugin reads only the fields the caller's size covers and
  *    treats missing fields as zero. A size below the struct's size in ABI
- *    1.0 (its first release) is SPARQ_ERROR_INVALID_ARGUMENT. A zero field means "default" (each field
+ *    1.0 (its first release) is SPARQ_ERROR_INVALID_ARGUMENT, and so is a
+ *    size between two released sizes (it would cut a field in two). A zero field means "default" (each field
  *    says what that default is). Enums are 32-bit and 0 means "unset/default".
  *  - Output structs also start with `struct_size`, set by the caller; the
  *    plugin writes at most that many bytes.
@@ -51,6 +52,10 @@
  *  - q, out of an attend:  [n_slots][n_heads][head_dim]. Query head `qh`
  *    uses KV head `qh / group_size` (group_size = n_heads / n_kv_heads): the
  *    usual GQA mapping, in which query heads sharing a KV head are adjacent.
+ *  The same layouts apply to tensors in host-owned Vulkan buffers (ABI 1.1,
+ *  sparq_device_tensor); docs/INTEGRATION.md describes the three ways to
+ *  call the plugin (host memory, device tensors, recorded into the host's
+ *  command buffers) and their synchronisation.
  */
 #ifndef SPARQ_SPARQ_H
 #define SPARQ_SPARQ_H
@@ -71,7 +76,7 @@ extern "C" {
  * or a struct field is appended. Neither is the product version (see
  * sparq_plugin_info.product_version). */
 #define SPARQ_ABI_VERSION_MAJOR 1u
-#define SPARQ_ABI_VERSION_MINOR 0u
+#define SPARQ_ABI_VERSION_MINOR 1u
 
 /* The one symbol the plugin exports, of type sparq_entry_fn. */
 #define SPARQ_ENTRY_SYMBOL "sparq_plugin_entry"
@@ -155,6 +160,9 @@ typedef enum sparq_severity {
 #define SPARQ_MAX_HEAD_DIM 256u   /* head_dim: a multiple of 8, 8..256 */
 #define SPARQ_MAX_GROUP_SIZE 16u  /* n_heads / n_kv_heads; more is SPARQ_ERROR_INVALID_ARGUMENT */
 #define SPARQ_MAX_CAPACITY 1048576u /* positions per slot */
+#define SPARQ_MAX_FRAMES_IN_FLIGHT 16u /* sparq_cache_desc.frames_in_flight (ABI 1.1) */
+/* sparq_device_tensor.offset must be a multiple of this (ABI 1.1). */
+#define SPARQ_DEVICE_TENSOR_ALIGNMENT 16u
 
 /* ------------------------------------------------------------------------ */
 /* Opaque objects                                                           */
@@ -165,6 +173,11 @@ typedef struct sparq_context sparq_context;
 /* The KV cache of one attention layer: n_seqs slots of up to `capacity`
  * positions each, for n_kv_heads heads of head_dim. */
 typedef struct sparq_cache sparq_cache;
+
+/* Defined in sparq_vulkan.h (ABI 1.1): only hosts that bring their own
+ * Vulkan device need them. */
+struct sparq_vulkan_record;
+struct sparq_vulkan_submit;
 
 /* ------------------------------------------------------------------------ */
 /* Structs                                                                  */
@@ -208,6 +221,33 @@ typedef struct sparq_device_info {
     char unusable_reason[128];  /* out: why usable is 0 ("" when usable) */
 } sparq_device_info;
 
+/* A tensor in a host-owned VkBuffer (ABI 1.1), on a context created with
+ * sparq_context_desc.vulkan_import. Elements are f32 in the layout the
+ * host-memory pointer would have (see the top of this header). All zero
+ * (buffer 0) = not used: the host-memory pointer of the same field is used.
+ * Requirements, checked where Vulkan allows (a violation is
+ * SPARQ_ERROR_INVALID_ARGUMENT, never a GPU fault):
+ *  - buffer: a VkBuffer of the imported VkDevice, created with
+ *    VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT
+ *    (+ TRANSFER_SRC_BIT for K/V of an append, see sparq_append_desc), and
+ *    bound to memory allocated with VK_MEMORY_ALLOCATE_DEVICE_ADDRESS_BIT.
+ *    Kernels reach it through vkGetBufferDeviceAddress. Vulkan cannot tell
+ *    the plugin a buffer's usage flags or whether it is bound: those are
+ *    the host's promise (the validation layers report a violation).
+ *  - offset: bytes from the start of the buffer, a multiple of
+ *    SPARQ_DEVICE_TENSOR_ALIGNMENT.
+ *  - size: bytes from offset that the plugin may access, at most the rest
+ *    of the buffer. Vulkan cannot query a buffer's size, so the host states
+ *    it; it must be at least the bytes the call reads or writes. The plugin
+ *    never touches bytes outside [offset, offset + size).
+ * The plugin holds no reference to the buffer after the call (for a
+ * recorded call: after the command buffer finished executing). */
+typedef struct sparq_device_tensor {
+    uint64_t buffer; /* VkBuffer handle (SPARQ_VK_HANDLE in sparq_vulkan.h); 0 = not used */
+    uint64_t offset; /* bytes, multiple of SPARQ_DEVICE_TENSOR_ALIGNMENT */
+    uint64_t size;   /* bytes available from offset */
+} sparq_device_tensor;
+
 /* How a context chooses its device. Pass the whole struct zeroed except
  * struct_size for the defaults. */
 typedef struct sparq_context_desc {
@@ -223,8 +263,11 @@ typedef struct sparq_context_desc {
     sparq_message_fn message_callback; /* optional: NULL = errors and warnings go to stderr */
     void *message_user_data;           /* optional: passed to message_callback */
     /* optional: a host-owned Vulkan device to run on instead of creating
-     * one (see sparq_vulkan.h). NULL = the plugin creates its own. ABI 1.0
-     * plugins return SPARQ_ERROR_NOT_SUPPORTED when it is set. */
+     * one: a const sparq_vulkan_import * (see sparq_vulkan.h; ABI 1.1).
+     * NULL = the plugin creates its own. ABI 1.0 plugins return
+     * SPARQ_ERROR_NOT_SUPPORTED when it is set. With an import, `device`
+     * must be NULL or "" and SPARQ_CONTEXT_ENABLE_VALIDATION is ignored:
+     * validation is whatever the host's instance enabled. */
     const void *vulkan_import;
 } sparq_context_desc;
 
@@ -235,6 +278,12 @@ typedef struct sparq_cache_desc {
     uint32_t head_dim;    /* required: multiple of 8, 8..SPARQ_MAX_HEAD_DIM */
     uint32_t capacity;    /* required: positions per slot, 1..SPARQ_MAX_CAPACITY */
     sparq_dtype storage;  /* optional: element type K and V are stored in; 0 = F16 */
+    /* ABI 1.1, optional: sets of per-call scratch (staging, device scratch,
+     * command buffer) for recorded and submitted calls, 1..
+     * SPARQ_MAX_FRAMES_IN_FLIGHT; 0 = 1. A recorded or submitted call names
+     * its set (sparq_vulkan_record.frame); the host must not record into a
+     * set again before the GPU finished the work that last used it. */
+    uint32_t frames_in_flight;
 } sparq_cache_desc;
 
 /* Appends n_tokens positions to each of n_slots slots. The new tokens take
@@ -247,8 +296,18 @@ typedef struct sparq_append_desc {
     const uint32_t *slots; /* required: [n_slots] distinct slot indices < n_seqs */
     uint32_t n_tokens;     /* required: tokens per slot, >= 1 */
     sparq_dtype dtype;     /* optional: element type of k and v; 0 = F32 */
-    const void *k;         /* required: [n_slots][n_tokens][n_kv_heads][head_dim] */
-    const void *v;         /* required: same shape as k */
+    const void *k;         /* required unless k_device: [n_slots][n_tokens][n_kv_heads][head_dim] */
+    const void *v;         /* required unless v_device: same shape as k */
+    /* ABI 1.1, optional: k and v in host-owned VkBuffers instead (imported
+     * contexts only; the pointer of the same tensor must then be NULL; dtype
+     * must be F32 (0)). Both or neither. When v starts exactly where k ends
+     * in the same buffer (v_device.offset = k_device.offset + k bytes), the
+     * append kernel reads them in place; otherwise the plugin first copies
+     * them on the GPU into its scratch (then the buffers also need
+     * VK_BUFFER_USAGE_TRANSFER_SRC_BIT). Either way nothing passes through
+     * host memory. */
+    sparq_device_tensor k_device;
+    sparq_device_tensor v_device;
 } sparq_append_desc;
 
 /* Reads stored keys and values back (converted to f32), for checking and
@@ -313,6 +372,16 @@ typedef struct sparq_attend_desc {
     float *alpha;
     /* optional: timing of this call. NULL = not measured. */
     sparq_attend_stats *stats;
+    /* ABI 1.1, optional: q and/or out in host-owned VkBuffers instead of
+     * the q and out pointers (imported contexts only; the pointer of the
+     * same tensor must then be NULL; dtype must be F32 (0): f16 device
+     * tensors are SPARQ_ERROR_NOT_SUPPORTED). The kernels read q from and
+     * write out to the buffers directly. out_device must not overlap
+     * q_device. Recorded and submitted calls (sparq_vulkan.h) need
+     * out_device, since their results cannot reach host memory without a
+     * wait. */
+    sparq_device_tensor q_device;
+    sparq_device_tensor out_device;
 } sparq_attend_desc;
 
 /* ------------------------------------------------------------------------ */
@@ -375,6 +444,35 @@ typedef struct sparq_api {
      * For benchmarks. Per context. */
     sparq_status (*measure_read_bandwidth)(sparq_context *context, uint64_t bytes, uint32_t iterations,
                                            double *bytes_per_second);
+
+    /* ---- ABI 1.1: hosts that bring their own Vulkan device (sparq_vulkan.h).
+     * Check SPARQ_API_HAS(api, record_append) before calling these. Each
+     * needs a context created with sparq_context_desc.vulkan_import, else
+     * SPARQ_ERROR_INVALID_ARGUMENT. */
+
+    /* Records the append into the host's command buffer instead of
+     * running it (see sparq_vulkan_record for the synchronisation). The
+     * slots' lengths advance when this call returns, not when the GPU runs
+     * it: later calls on the cache see the new length. Host-memory k/v are
+     * copied into the frame's staging memory during the call. Per cache. */
+    sparq_status (*record_append)(sparq_cache *cache, const sparq_append_desc *desc,
+                                  const struct sparq_vulkan_record *record);
+    /* Records one attention step into the host's command buffer.
+     * desc->out_device is required; selected, alpha and stats must be NULL.
+     * The lengths used are the slots' lengths at record time (including
+     * recorded appends). Host-memory q is copied during the call. Per cache. */
+    sparq_status (*record_attend)(sparq_cache *cache, const sparq_attend_desc *desc,
+                                  const struct sparq_vulkan_record *record);
+    /* As record_append, into a command buffer the plugin owns (one per
+     * frame), submitted to the imported queue with the host's timeline
+     * semaphore waits and signals; returns without waiting for the GPU.
+     * Needs the import's queue. Per cache, and the queue must not be used
+     * by other threads during the call (Vulkan's rule for queues). */
+    sparq_status (*submit_append)(sparq_cache *cache, const sparq_append_desc *desc,
+                                  const struct sparq_vulkan_submit *submit);
+    /* As record_attend, submitted like submit_append. Per cache. */
+    sparq_status (*submit_attend)(sparq_cache *cache, const sparq_attend_desc *desc,
+                                  const struct sparq_vulkan_submit *submit);
 } sparq_api;
 
 /* Nonzero if `api` (a const sparq_api *) has the entry `member`. */
@@ -406,15 +504,20 @@ SPARQ_STATIC_ASSERT(sizeof(sparq_device_info) == 984, "sparq_device_info layout 
 SPARQ_STATIC_ASSERT(offsetof(sparq_device_info, max_storage_buffer_range) == 840, "sparq_device_info layout");
 SPARQ_STATIC_ASSERT(sizeof(sparq_context_desc) == 40, "sparq_context_desc layout is released");
 SPARQ_STATIC_ASSERT(offsetof(sparq_context_desc, vulkan_import) == 32, "sparq_context_desc layout");
-SPARQ_STATIC_ASSERT(sizeof(sparq_cache_desc) == 24, "sparq_cache_desc layout is released");
-SPARQ_STATIC_ASSERT(sizeof(sparq_append_desc) == 40, "sparq_append_desc layout is released");
-SPARQ_STATIC_ASSERT(offsetof(sparq_append_desc, v) == 32, "sparq_append_desc layout");
+SPARQ_STATIC_ASSERT(sizeof(sparq_device_tensor) == 24, "sparq_device_tensor layout is released (1.1)");
+SPARQ_STATIC_ASSERT(offsetof(sparq_cache_desc, storage) == 20, "sparq_cache_desc 1.0 layout");
+SPARQ_STATIC_ASSERT(sizeof(sparq_cache_desc) == 28, "sparq_cache_desc layout is released (1.1)");
+SPARQ_STATIC_ASSERT(offsetof(sparq_append_desc, v) == 32, "sparq_append_desc 1.0 layout");
+SPARQ_STATIC_ASSERT(offsetof(sparq_append_desc, k_device) == 40, "sparq_append_desc 1.1 layout");
+SPARQ_STATIC_ASSERT(sizeof(sparq_append_desc) == 88, "sparq_append_desc layout is released (1.1)");
 SPARQ_STATIC_ASSERT(sizeof(sparq_read_desc) == 40, "sparq_read_desc layout is released");
 SPARQ_STATIC_ASSERT(sizeof(sparq_attend_stats) == 56, "sparq_attend_stats layout is released");
-SPARQ_STATIC_ASSERT(sizeof(sparq_attend_desc) == 104, "sparq_attend_desc layout is released");
-SPARQ_STATIC_ASSERT(offsetof(sparq_attend_desc, stats) == 96, "sparq_attend_desc layout");
+SPARQ_STATIC_ASSERT(offsetof(sparq_attend_desc, stats) == 96, "sparq_attend_desc 1.0 layout");
+SPARQ_STATIC_ASSERT(offsetof(sparq_attend_desc, q_device) == 104, "sparq_attend_desc 1.1 layout");
+SPARQ_STATIC_ASSERT(sizeof(sparq_attend_desc) == 152, "sparq_attend_desc layout is released (1.1)");
 SPARQ_STATIC_ASSERT(offsetof(sparq_api, last_error) == 16, "sparq_api layout");
-SPARQ_STATIC_ASSERT(offsetof(sparq_api, measure_read_bandwidth) == 16 + 14 * 8, "sparq_api layout");
+SPARQ_STATIC_ASSERT(offsetof(sparq_api, measure_read_bandwidth) == 16 + 14 * 8, "sparq_api 1.0 layout");
+SPARQ_STATIC_ASSERT(offsetof(sparq_api, submit_attend) == 16 + 18 * 8, "sparq_api 1.1 layout");
 #endif
 
 #ifdef __cplusplus

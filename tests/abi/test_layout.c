@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <sparq/sparq.h>
+#include <sparq/sparq_vulkan.h>
 
 typedef struct pinned {
     const char *what;
@@ -93,15 +94,16 @@ static void test_descriptors(void **state)
         FIELD(sparq_context_desc, message_user_data, 24),
         FIELD(sparq_context_desc, vulkan_import, 32),
 
-        SIZE(sparq_cache_desc, 24),
+        SIZE(sparq_cache_desc, 28),
         FIELD(sparq_cache_desc, struct_size, 0),
         FIELD(sparq_cache_desc, n_seqs, 4),
         FIELD(sparq_cache_desc, n_kv_heads, 8),
         FIELD(sparq_cache_desc, head_dim, 12),
         FIELD(sparq_cache_desc, capacity, 16),
         FIELD(sparq_cache_desc, storage, 20),
+        FIELD(sparq_cache_desc, frames_in_flight, 24), /* 1.1 */
 
-        SIZE(sparq_append_desc, 40),
+        SIZE(sparq_append_desc, 88),
         FIELD(sparq_append_desc, struct_size, 0),
         FIELD(sparq_append_desc, n_slots, 4),
         FIELD(sparq_append_desc, slots, 8),
@@ -109,6 +111,8 @@ static void test_descriptors(void **state)
         FIELD(sparq_append_desc, dtype, 20),
         FIELD(sparq_append_desc, k, 24),
         FIELD(sparq_append_desc, v, 32),
+        FIELD(sparq_append_desc, k_device, 40), /* 1.1 */
+        FIELD(sparq_append_desc, v_device, 64), /* 1.1 */
 
         SIZE(sparq_read_desc, 40),
         FIELD(sparq_read_desc, struct_size, 0),
@@ -126,7 +130,7 @@ static void test_descriptors(void **state)
         FIELD(sparq_attend_stats, host_ns, 16),
         FIELD(sparq_attend_stats, dispatch_ns, 24),
 
-        SIZE(sparq_attend_desc, 104),
+        SIZE(sparq_attend_desc, 152),
         FIELD(sparq_attend_desc, struct_size, 0),
         FIELD(sparq_attend_desc, mode, 4),
         FIELD(sparq_attend_desc, n_slots, 8),
@@ -145,6 +149,13 @@ static void test_descriptors(void **state)
         FIELD(sparq_attend_desc, reserved, 84),
         FIELD(sparq_attend_desc, alpha, 88),
         FIELD(sparq_attend_desc, stats, 96),
+        FIELD(sparq_attend_desc, q_device, 104),   /* 1.1 */
+        FIELD(sparq_attend_desc, out_device, 128), /* 1.1 */
+
+        SIZE(sparq_device_tensor, 24), /* 1.1 */
+        FIELD(sparq_device_tensor, buffer, 0),
+        FIELD(sparq_device_tensor, offset, 8),
+        FIELD(sparq_device_tensor, size, 16),
     };
     check(pins, sizeof pins / sizeof pins[0]);
 }
@@ -154,7 +165,7 @@ static void test_function_table(void **state)
     (void)state;
     skip_unless_lp64();
     const pinned pins[] = {
-        SIZE(sparq_api, 136),
+        SIZE(sparq_api, 168),
         FIELD(sparq_api, struct_size, 0),
         FIELD(sparq_api, abi_major, 4),
         FIELD(sparq_api, abi_minor, 8),
@@ -174,6 +185,47 @@ static void test_function_table(void **state)
         FIELD(sparq_api, cache_read, 112),
         FIELD(sparq_api, attend, 120),
         FIELD(sparq_api, measure_read_bandwidth, 128),
+        FIELD(sparq_api, record_append, 136), /* 1.1 */
+        FIELD(sparq_api, record_attend, 144),
+        FIELD(sparq_api, submit_append, 152),
+        FIELD(sparq_api, submit_attend, 160),
+    };
+    check(pins, sizeof pins / sizeof pins[0]);
+}
+
+static void test_vulkan_structs(void **state)
+{
+    (void)state;
+    skip_unless_lp64();
+    const pinned pins[] = {
+        SIZE(sparq_vulkan_import, 72),
+        FIELD(sparq_vulkan_import, struct_size, 0),
+        FIELD(sparq_vulkan_import, api_version, 4),
+        FIELD(sparq_vulkan_import, instance, 8),
+        FIELD(sparq_vulkan_import, physical_device, 16),
+        FIELD(sparq_vulkan_import, device, 24),
+        FIELD(sparq_vulkan_import, queue, 32),
+        FIELD(sparq_vulkan_import, queue_family_index, 40),
+        FIELD(sparq_vulkan_import, features, 44),
+        FIELD(sparq_vulkan_import, get_instance_proc_addr, 48),
+        FIELD(sparq_vulkan_import, enabled_extension_count, 56),
+        FIELD(sparq_vulkan_import, reserved, 60),
+        FIELD(sparq_vulkan_import, enabled_extensions, 64),
+
+        SIZE(sparq_vulkan_record, 16),
+        FIELD(sparq_vulkan_record, struct_size, 0),
+        FIELD(sparq_vulkan_record, frame, 4),
+        FIELD(sparq_vulkan_record, command_buffer, 8),
+
+        SIZE(sparq_vulkan_submit, 48),
+        FIELD(sparq_vulkan_submit, struct_size, 0),
+        FIELD(sparq_vulkan_submit, frame, 4),
+        FIELD(sparq_vulkan_submit, wait_count, 8),
+        FIELD(sparq_vulkan_submit, signal_count, 12),
+        FIELD(sparq_vulkan_submit, wait_semaphores, 16),
+        FIELD(sparq_vulkan_submit, wait_values, 24),
+        FIELD(sparq_vulkan_submit, signal_semaphores, 32),
+        FIELD(sparq_vulkan_submit, signal_values, 40),
     };
     check(pins, sizeof pins / sizeof pins[0]);
 }
@@ -188,6 +240,7 @@ static void test_enums_and_constants(void **state)
         {"sizeof(sparq_device_type)", sizeof(sparq_device_type), 4},
         {"sizeof(sparq_severity)", sizeof(sparq_severity), 4},
         VALUE(SPARQ_ABI_VERSION_MAJOR, 1),
+        VALUE(SPARQ_ABI_VERSION_MINOR, 1),
         VALUE(SPARQ_SUCCESS, 0),
         VALUE(SPARQ_ERROR_INVALID_ARGUMENT, 1),
         VALUE(SPARQ_ERROR_ABI_MISMATCH, 2),
@@ -221,6 +274,13 @@ static void test_enums_and_constants(void **state)
         VALUE(SPARQ_MAX_HEAD_DIM, 256),
         VALUE(SPARQ_MAX_GROUP_SIZE, 16),
         VALUE(SPARQ_MAX_CAPACITY, 1048576),
+        VALUE(SPARQ_MAX_FRAMES_IN_FLIGHT, 16),
+        VALUE(SPARQ_DEVICE_TENSOR_ALIGNMENT, 16),
+        VALUE(SPARQ_VK_FEATURE_BUFFER_DEVICE_ADDRESS, 0x1),
+        VALUE(SPARQ_VK_FEATURE_SHADER_INT64, 0x2),
+        VALUE(SPARQ_VK_FEATURE_TIMELINE_SEMAPHORE, 0x4),
+        VALUE(SPARQ_VK_MAX_SEMAPHORES, 16),
+        VALUE(SPARQ_VK_API_VERSION(1, 2), 4202496),
     };
     check(pins, sizeof pins / sizeof pins[0]);
     assert_string_equal(SPARQ_ENTRY_SYMBOL, "sparq_plugin_entry");
@@ -232,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_plugin_info_and_device_info),
         cmocka_unit_test(test_descriptors),
         cmocka_unit_test(test_function_table),
+        cmocka_unit_test(test_vulkan_structs),
         cmocka_unit_test(test_enums_and_constants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,6 +23,10 @@ static void print_usage(FILE *f)
           "                      (default 256 on a GPU, 64 on a CPU; 0 = never)\n"
           "  --seed N            random inputs' seed (default 1)\n"
           "  --validation        turn on the Vulkan validation layers (slow)\n"
+          "  --path P            host | recorded (default host): blocking calls with host arrays on the\n"
+          "                      plugin's device, or record_attend into the bench's own command buffer\n"
+          "                      on a device the bench creates and imports; host_us is then the cost of\n"
+          "                      recording one step\n"
           "  --csv FILE          write the raw figures as CSV\n"
           "  --json FILE         write the raw figures as JSON\n"
           "  --list              list the built-in configs and exit\n"
@@ -91,6 +95,15 @@ int parse_bench_options(int argc, char **argv, bench_options *opts)
             opts->csv_path = value;
         } else if (strcmp(a, "--json") == 0) {
             opts->json_path = value;
+        } else if (strcmp(a, "--path") == 0) {
+            if (strcmp(value, "host") == 0)
+                opts->path = PATH_HOST;
+            else if (strcmp(value, "recorded") == 0)
+                opts->path = PATH_RECORDED;
+            else {
+                fprintf(stderr, "sparq-bench: --path wants host or recorded, not '%s'\n", value);
+                return -1;
+            }
         } else if (strcmp(a, "--suite") == 0) {
             if (strcmp(value, "small") == 0)
                 opts->suite = SUITE_SMALL;

@@ -11,6 +11,12 @@
 
 typedef enum bench_suite_choice { SUITE_AUTO = 0, SUITE_SMALL, SUITE_FULL } bench_suite_choice;
 
+/* How each step reaches the plugin (docs/INTEGRATION.md). */
+typedef enum bench_path {
+    PATH_HOST = 0, /* blocking attend with host arrays, on the plugin's own device */
+    PATH_RECORDED, /* record_attend into the bench's command buffer, on the bench's own device */
+} bench_path;
+
 typedef struct bench_options {
     const char *plugin_path;
     const char *device;
@@ -24,6 +30,7 @@ typedef struct bench_options {
     int64_t rotate_mib;   /* -1 = by device type */
     uint64_t seed;
     int validation;
+    bench_path path;
     /* Named built-in configs and custom ones; when any is given only they run. */
     const char *config_names[BENCH_MAX_SELECTED];
     size_t n_config_names;

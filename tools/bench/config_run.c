@@ -6,6 +6,7 @@
 
 #include "cache_fill.h"
 #include "random_data.h"
+#include "recorded_steps.h"
 #include "step_timing.h"
 
 /* Caches beyond this add set-up time and nothing else. */
@@ -78,16 +79,18 @@ int run_config(const sparq_api *api, sparq_context *ctx, const bench_config *cfg
     result->append_bytes = fill.bytes;
 
     step_inputs in = {.cfg = cfg, .slots = slots, .q = q, .out = out};
-    fprintf(stderr, "[%s] timing dense (%u+ warm-up steps over %.1f s + %u steps)\n", cfg->name, opts->warmup,
-            opts->warmup_seconds, opts->reps);
-    if (time_steps(api, caches, n_caches, &in, SPARQ_ATTENTION_DENSE, opts->warmup, opts->warmup_seconds, opts->reps, &result->dense,
-                   why, why_size) != 0)
-        goto done;
-    fprintf(stderr, "[%s] timing sparq (%u+ warm-up steps over %.1f s + %u steps)\n", cfg->name, opts->warmup,
-            opts->warmup_seconds, opts->reps);
-    if (time_steps(api, caches, n_caches, &in, SPARQ_ATTENTION_SPARQ, opts->warmup, opts->warmup_seconds, opts->reps, &result->sparq,
-                   why, why_size) != 0)
-        goto done;
+    for (int m = 0; m < 2; m++) {
+        const sparq_attention_mode mode = m ? SPARQ_ATTENTION_SPARQ : SPARQ_ATTENTION_DENSE;
+        step_result *r = m ? &result->sparq : &result->dense;
+        fprintf(stderr, "[%s] timing %s%s (%u+ warm-up steps over %.1f s + %u steps)\n", cfg->name,
+                m ? "sparq" : "dense", opts->recorded ? ", recorded" : "", opts->warmup, opts->warmup_seconds,
+                opts->reps);
+        if ((opts->recorded ? time_recorded_steps(api, opts->recorded, caches, n_caches, &in, mode, opts->warmup,
+                                                  opts->warmup_seconds, opts->reps, r, why, why_size)
+                            : time_steps(api, caches, n_caches, &in, mode, opts->warmup, opts->warmup_seconds,
+                                         opts->reps, r, why, why_size)) != 0)
+            goto done;
+    }
     if (compare_sparq_with_dense(api, caches[0], &in, &result->rel_l2_error, &result->mean_alpha, why,
                                  why_size) != 0)
         goto done;

@@ -19,6 +19,7 @@ typedef struct run_options {
     uint64_t device_local_bytes;
     uint32_t append_chunk;      /* tokens per slot per append call */
     uint64_t seed;
+    struct bench_vulkan *recorded; /* --path recorded: the bench's own device; NULL = host path */
 } run_options;
 
 typedef struct step_result {

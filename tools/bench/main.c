@@ -10,6 +10,7 @@
 #include "bench_options.h"
 #include "config_run.h"
 #include "plugin_loader.h"
+#include "recorded_steps.h"
 #include "report.h"
 
 #define MIB (1ull << 20)
@@ -61,10 +62,34 @@ static int run_all(const loaded_plugin *plugin, const bench_options *opts)
         .flags = opts->validation ? SPARQ_CONTEXT_ENABLE_VALIDATION : 0u,
         .device = opts->device,
     };
+    /* --path recorded: the bench makes its own device, as a runtime on
+     * Vulkan would, and gives it to the plugin. */
+    bench_vulkan *own = NULL;
+    if (opts->path == PATH_RECORDED) {
+        char why[256];
+        if (opts->device)
+            setenv("SPARQ_DEVICE", opts->device, 1);
+        if (opts->validation)
+            setenv("SPARQ_VALIDATION", "1", 1);
+        if (!SPARQ_API_HAS(api, record_attend)) {
+            fprintf(stderr, "sparq-bench: --path recorded needs an ABI 1.1 plugin (this one is %u.%u)\n",
+                    api->abi_major, api->abi_minor);
+            return -1;
+        }
+        if (!(own = bench_vulkan_open(why, sizeof why))) {
+            fprintf(stderr, "sparq-bench: %s\n", why);
+            return -1;
+        }
+        desc.device = NULL;
+        desc.flags = 0; /* validation is the bench's instance's */
+        desc.vulkan_import = bench_vulkan_import(own);
+    }
     sparq_context *ctx = NULL;
     status = api->context_create(&desc, &ctx);
-    if (status != SPARQ_SUCCESS)
+    if (status != SPARQ_SUCCESS) {
+        bench_vulkan_close(own);
         return fail_call(api, "context_create", status);
+    }
 
     int result = -1;
     config_result *results = NULL;
@@ -104,6 +129,7 @@ static int run_all(const loaded_plugin *plugin, const bench_options *opts)
         .device_local_bytes = header.device.device_local_bytes,
         .append_chunk = is_cpu ? 256u : 1024u,
         .seed = opts->seed,
+        .recorded = own,
     };
     results = calloc(plan.n_configs, sizeof *results);
     if (!results) {
@@ -111,6 +137,8 @@ static int run_all(const loaded_plugin *plugin, const bench_options *opts)
         goto done;
     }
 
+    printf("path: %s\n", own ? "recorded (record_attend into the bench's command buffer; host_us = recording)"
+                               : "host (blocking attend with host arrays)");
     print_run_header(stdout, &header);
     print_table_heading(stdout);
     size_t n_done = 0;
@@ -138,6 +166,11 @@ done:
         fail_call(api, "context_destroy", status);
         result = -1;
     }
+    if (own && bench_vulkan_validation_errors(own) > 0) {
+        fprintf(stderr, "sparq-bench: %u validation errors\n", bench_vulkan_validation_errors(own));
+        result = -1;
+    }
+    bench_vulkan_close(own);
     return result;
 }
 

@@ -320,20 +320,26 @@ static int have_model(void)
     return access(model_path(), R_OK) == 0;
 }
 
-static void plugin_matches_cpu_attention(void **state)
+/* The real model and its tokenizer; skips the test where the file is absent. */
+static void load_model_or_skip(llama_model *m, tokenizer *tok)
 {
-    (void)state;
     if (!have_model()) {
         print_message("model file '%s' is absent (set SPARQ_MODEL); skipping\n", model_path());
         skip();
     }
     char err[1024];
+    if (llama_model_load(m, model_path(), err, sizeof err))
+        fail_msg("%s", err);
+    if (tokenizer_init(tok, &m->file, m->hp.n_vocab, err, sizeof err))
+        fail_msg("%s", err);
+}
+
+static void plugin_matches_cpu_attention(void **state)
+{
+    (void)state;
     llama_model m;
     tokenizer tok;
-    if (llama_model_load(&m, model_path(), err, sizeof err))
-        fail_msg("%s", err);
-    if (tokenizer_init(&tok, &m.file, m.hp.n_vocab, err, sizeof err))
-        fail_msg("%s", err);
+    load_model_or_skip(&m, &tok);
     attention_config cfg = {.n_layer = m.hp.n_layer, .n_head = m.hp.n_head, .n_head_kv = m.hp.n_head_kv,
                             .head_dim = m.hp.head_dim, .capacity = 96, .storage = STORAGE_F16,
                             .mode = ATTENTION_DENSE};
@@ -447,17 +453,10 @@ static void compare_sequences(const float *got, const float *want, uint32_t nv, 
 static void batch_matches_one_at_a_time(void **state)
 {
     (void)state;
-    if (!have_model()) {
-        print_message("model file '%s' is absent (set SPARQ_MODEL); skipping\n", model_path());
-        skip();
-    }
     char err[1024];
     llama_model m;
     tokenizer tok;
-    if (llama_model_load(&m, model_path(), err, sizeof err))
-        fail_msg("%s", err);
-    if (tokenizer_init(&tok, &m.file, m.hp.n_vocab, err, sizeof err))
-        fail_msg("%s", err);
+    load_model_or_skip(&m, &tok);
     uint32_t *all;
     size_t n;
     assert_int_equal(tokenizer_encode(&tok, passage, strlen(passage), &all, &n, err, sizeof err), 0);

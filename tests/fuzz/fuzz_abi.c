@@ -521,7 +521,8 @@ static void op_create(fuzz_bytes *in, int with11)
          * same cache with the default must then fail too (out of memory
          * aside, which more frames may honestly cause). */
         if (valid && frames != 0 && s != SPARQ_ERROR_OUT_OF_HOST_MEMORY && s != SPARQ_ERROR_OUT_OF_DEVICE_MEMORY) {
-            ((sparq_cache_desc *)room)->frames_in_flight = 0;
+            const uint32_t no_frames = 0;
+            memcpy(room + offsetof(sparq_cache_desc, frames_in_flight), &no_frames, sizeof no_frames);
             sparq_cache *plain = NULL;
             sparq_status s0 = api->cache_create(context, (const sparq_cache_desc *)room, &plain);
             check_status(s0, "cache_create");

@@ -15,6 +15,15 @@
  * Host buffers are always exactly as large as the descriptor claims (see
  * fuzz_host_memory.h), so any out-of-bounds access is the plugin's.
  *
+ * ABI 1.1 on this plugin-created context: opcodes 240..247 (byte values no
+ * stored input uses as an opcode, so the older corpus decodes as before)
+ * drive cache_create with frames_in_flight, append and attend with device
+ * tensors, record_append / record_attend / submit_append / submit_attend,
+ * and the 1.0 and in-between sizes of the structs that grew. Device tensors
+ * and recorded or submitted calls need an imported context, so here they
+ * must all be refused, change no length, and never touch the command
+ * buffers and semaphores the input makes up.
+ *
  * The plugin is loaded once (SPARQ_PLUGIN_PATH) with one context on the
  * CPU device, which lives for the whole process; caches live for one input.
  */
@@ -22,6 +31,7 @@
 #include "fuzz_host_memory.h"
 
 #include <sparq/sparq.h>
+#include <sparq/sparq_vulkan.h>
 
 #include <dlfcn.h>
 #include <math.h>
@@ -55,6 +65,7 @@ enum {
 typedef struct model_cache {
     sparq_cache *cache;
     uint32_t n_seqs, n_kv_heads, head_dim, capacity;
+    uint32_t frames;   /* frames_in_flight as created (0 counted as 1) */
     uint32_t *lengths; /* [n_seqs] what every slot's length must be */
     int finite;        /* every stored K/V value is finite and in [-1, 1] */
 } model_cache;
@@ -63,6 +74,26 @@ static const sparq_api *api;
 static sparq_context *context;
 static model_cache caches[MAX_CACHES];
 static int trace; /* SPARQ_FUZZ_TRACE=1: print every call and its status */
+static int has11; /* the table has the four ABI 1.1 entries */
+
+/* The sizes the grown structs had in ABI 1.0; the header pins the 1.1 ones. */
+enum {
+    CACHE_DESC_SIZE_1_0 = 24,
+    APPEND_DESC_SIZE_1_0 = 40,
+    ATTEND_DESC_SIZE_1_0 = 104,
+};
+_Static_assert(offsetof(sparq_cache_desc, frames_in_flight) == CACHE_DESC_SIZE_1_0, "1.0 size of sparq_cache_desc");
+_Static_assert(offsetof(sparq_append_desc, k_device) == APPEND_DESC_SIZE_1_0, "1.0 size of sparq_append_desc");
+_Static_assert(offsetof(sparq_attend_desc, q_device) == ATTEND_DESC_SIZE_1_0, "1.0 size of sparq_attend_desc");
+
+/* How an append or attend descriptor is passed: the 1.0 blocking call as
+ * the older corpus drives it, or one of the ways ABI 1.1 added. */
+typedef enum call_kind {
+    CALL_BLOCKING,   /* 1.0 sizes and fields, as before */
+    CALL_BLOCKING11, /* the blocking call with device tensors and any size */
+    CALL_RECORD,     /* record_append / record_attend */
+    CALL_SUBMIT,     /* submit_append / submit_attend */
+} call_kind;
 
 /* ------------------------------------------------------------------------ */
 /* Setup, once per process                                                  */
@@ -105,6 +136,10 @@ static void load_plugin_once(void)
         .device = "llvmpipe",
         .message_callback = on_message,
     };
+    /* The 1.1 opcodes are skipped (not failed) on a 1.0 table, so the
+     * harness still runs against an older plugin. */
+    has11 = SPARQ_API_HAS(api, record_append) && SPARQ_API_HAS(api, record_attend) &&
+            SPARQ_API_HAS(api, submit_append) && SPARQ_API_HAS(api, submit_attend);
     if (api->context_create(&desc, &context) != SPARQ_SUCCESS) {
         desc.device = NULL;
         if (api->context_create(&desc, &context) != SPARQ_SUCCESS) {
@@ -168,6 +203,188 @@ static uint32_t fuzz_dtype(fuzz_bytes *in)
 static uint64_t dtype_bytes(uint32_t dtype)
 {
     return dtype == SPARQ_DTYPE_F16 ? 2 : 4;
+}
+
+/* ------------------------------------------------------------------------ */
+/* ABI 1.1 inputs                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* A struct that grew in 1.1 is readable at exactly its 1.0 size (the new
+ * fields then read as 0) or at least its 1.1 size; anything between would
+ * cut a new field in two and is INVALID_ARGUMENT. */
+static int grown_size_ok(uint32_t size, uint32_t size_1_0, uint32_t size_1_1)
+{
+    return size == size_1_0 || size >= size_1_1;
+}
+
+static int grown_size_between(uint32_t size, uint32_t size_1_0, uint32_t size_1_1)
+{
+    return size > size_1_0 && size < size_1_1;
+}
+
+/* A struct_size for a grown struct: the 1.1 size, the 1.0 size, any size
+ * between them, below 1.0, larger than 1.1, or arbitrary (at most `room`). */
+static uint32_t fuzz_grown_size(fuzz_bytes *in, uint32_t size_1_0, uint32_t size_1_1, uint32_t room)
+{
+    uint8_t pick = fuzz_u8(in);
+    uint32_t v;
+    if (pick < 160)
+        v = size_1_1;
+    else if (pick < 184)
+        v = size_1_0;
+    else if (pick < 208)
+        v = size_1_0 + 1u + fuzz_u8(in) % (size_1_1 - size_1_0 - 1u);
+    else if (pick < 216)
+        v = size_1_0 - 1u - (pick & 3u);
+    else if (pick < 232)
+        v = size_1_1 + 8u * (pick & 7u);
+    else
+        v = fuzz_raw32(in);
+    return v > room ? room : v;
+}
+
+static uint64_t fuzz_raw64(fuzz_bytes *in)
+{
+    uint64_t lo = fuzz_raw32(in);
+    return lo | (uint64_t)fuzz_raw32(in) << 32;
+}
+
+/* Heap blocks that were freed at once: a plugin that dereferences a handle
+ * made from one is reported by AddressSanitizer as a use after free. */
+static uintptr_t dangling_address(void)
+{
+    void *p = malloc(16);
+    FUZZ_CHECK(p != NULL, "host out of memory");
+    uintptr_t address = (uintptr_t)p;
+    free(p);
+    return address;
+}
+
+/* A Vulkan handle value (VkBuffer, VkSemaphore) the host never created:
+ * small integers, addresses that look like real handles, edges, anything.
+ * Zero is VK_NULL_HANDLE. */
+static uint64_t fuzz_handle(fuzz_bytes *in)
+{
+    uint8_t pick = fuzz_u8(in);
+    if (pick < 32)
+        return 0;
+    if (pick < 128)
+        return 1u + (pick & 15u);
+    if (pick < 192)
+        return dangling_address();
+    if (pick < 224)
+        return fuzz_u32(in);
+    return fuzz_raw64(in);
+}
+
+/* A device tensor: unused (all zero), buffer 0 with stray offset/size, or
+ * a made-up buffer with an offset and size that are aligned and large
+ * enough or not. */
+static sparq_device_tensor fuzz_device_tensor(fuzz_bytes *in)
+{
+    sparq_device_tensor t = {0};
+    uint8_t pick = fuzz_u8(in);
+    if (pick < 96)
+        return t;
+    t.buffer = pick < 112 ? 0 : fuzz_handle(in);
+    if (pick < 240) {
+        t.offset = (uint64_t)fuzz_u32(in) * (pick & 1 ? 1u : SPARQ_DEVICE_TENSOR_ALIGNMENT);
+        t.size = (uint64_t)fuzz_u32(in) << ((pick & 6u) * 4u);
+    } else {
+        t.offset = fuzz_raw64(in);
+        t.size = fuzz_raw64(in);
+    }
+    return t;
+}
+
+static int tensor_is_zero(const sparq_device_tensor *t)
+{
+    return t->buffer == 0 && t->offset == 0 && t->size == 0;
+}
+
+/* A VkCommandBuffer (a dispatchable handle, so a pointer) the host never
+ * created: NULL, a 1-byte heap block (the loader would read a dispatch
+ * table pointer out of it: a heap overflow), a freed block, or any value. */
+static void *fuzz_command_buffer(fuzz_bytes *in)
+{
+    uint8_t pick = fuzz_u8(in);
+    if (pick < 32)
+        return NULL;
+    if (pick < 128)
+        return fuzz_host_buffer(1);
+    if (pick < 192)
+        return (void *)dangling_address();
+    return (void *)(uintptr_t)(pick < 224 ? fuzz_u32(in) : fuzz_raw64(in));
+}
+
+/* A frame index: mostly one the cache has, sometimes past it. */
+static uint32_t fuzz_frame(fuzz_bytes *in, const model_cache *m)
+{
+    uint8_t pick = fuzz_u8(in);
+    uint32_t frames = m->frames ? m->frames : 1;
+    return pick < 192 ? pick % frames : fuzz_u32(in);
+}
+
+/* An array of `count` semaphores or values in exactly that much host
+ * memory (the plugin may read it), or NULL. Returns 0 if the harness
+ * cannot provide it (the call is then not made). */
+static int fuzz_u64_array(fuzz_bytes *in, uint32_t count, int null, int handles, const uint64_t **out)
+{
+    *out = NULL;
+    if (null)
+        return 1;
+    uint64_t *a = fuzz_host_buffer(fuzz_mul(count, sizeof *a));
+    if (!a)
+        return 0;
+    if (!fuzz_host_is_shared(a))
+        for (uint32_t i = 0; i < count; i++)
+            a[i] = handles ? fuzz_handle(in) : fuzz_raw64(in);
+    *out = a;
+    return 1;
+}
+
+/* The record or submit struct of a recorded or submitted call, in `room`
+ * (DESC_ROOM bytes, zero past the struct). Returns 0 if the harness cannot
+ * provide the semaphore arrays, and sets *null_struct when the call is to
+ * get NULL instead. */
+static int fuzz_vulkan_struct(fuzz_bytes *in, const model_cache *m, call_kind kind, uint8_t *room, int *null_struct)
+{
+    if (kind == CALL_RECORD) {
+        sparq_vulkan_record record = {
+            .struct_size = fuzz_struct_size(in, sizeof record, DESC_ROOM),
+            .frame = fuzz_frame(in, m),
+            .command_buffer = fuzz_command_buffer(in),
+        };
+        memcpy(room, &record, sizeof record);
+    } else {
+        sparq_vulkan_submit submit = {
+            .struct_size = fuzz_struct_size(in, sizeof submit, DESC_ROOM),
+            .frame = fuzz_frame(in, m),
+        };
+        uint8_t flags = fuzz_u8(in);
+        /* Counts: mostly 0..SPARQ_VK_MAX_SEMAPHORES + 1, sometimes any. */
+        submit.wait_count = flags & 0x40 ? fuzz_u32(in) : fuzz_u8(in) % (SPARQ_VK_MAX_SEMAPHORES + 2u);
+        submit.signal_count = flags & 0x80 ? fuzz_u32(in) : fuzz_u8(in) % (SPARQ_VK_MAX_SEMAPHORES + 2u);
+        if (!fuzz_u64_array(in, submit.wait_count, flags & 1, 1, &submit.wait_semaphores) ||
+            !fuzz_u64_array(in, submit.wait_count, flags & 2, 0, &submit.wait_values) ||
+            !fuzz_u64_array(in, submit.signal_count, flags & 4, 1, &submit.signal_semaphores) ||
+            !fuzz_u64_array(in, submit.signal_count, flags & 8, 0, &submit.signal_values))
+            return 0;
+        memcpy(room, &submit, sizeof submit);
+    }
+    *null_struct = fuzz_u8(in) >= 240;
+    return 1;
+}
+
+/* Recorded and submitted calls on a context that owns its device: the
+ * header says INVALID_ARGUMENT ("each needs a context created with
+ * sparq_context_desc.vulkan_import, else SPARQ_ERROR_INVALID_ARGUMENT"),
+ * whatever else is wrong; they never succeed here, and the lengths are
+ * checked by the caller afterwards. */
+static void check_refused_vulkan_call(sparq_status s, const char *call)
+{
+    check_status(s, call);
+    FUZZ_CHECK(s == SPARQ_ERROR_INVALID_ARGUMENT, "%s on a plugin-created context returned %d", call, (int)s);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -236,12 +453,16 @@ static void forget_cache(model_cache *m)
     memset(m, 0, sizeof *m);
 }
 
-static void op_create(fuzz_bytes *in)
+/* with11: the struct_size is any of the 1.0, in-between and 1.1 sizes, and
+ * frames_in_flight comes from the input (read last, so that the rest of the
+ * descriptor decodes as in the 1.0 opcode). */
+static void op_create(fuzz_bytes *in, int with11)
 {
     model_cache *m = pick_cache(in);
     _Alignas(8) uint8_t room[DESC_ROOM] = {0};
     sparq_cache_desc desc = {
-        .struct_size = fuzz_struct_size(in, sizeof desc, DESC_ROOM),
+        .struct_size = with11 ? fuzz_grown_size(in, CACHE_DESC_SIZE_1_0, sizeof desc, DESC_ROOM)
+                              : fuzz_struct_size(in, sizeof desc, DESC_ROOM),
         .n_seqs = fuzz_u32(in),
         .n_kv_heads = fuzz_u32(in),
         .head_dim = 8u * (fuzz_u8(in) % 33u),
@@ -250,7 +471,17 @@ static void op_create(fuzz_bytes *in)
     };
     if (fuzz_u8(in) >= 240)
         desc.head_dim = fuzz_u32(in);
-    int valid = desc.struct_size >= sizeof desc && desc.n_seqs >= 1 && desc.n_kv_heads >= 1 && desc.head_dim >= 8 &&
+    if (with11) {
+        uint8_t pick = fuzz_u8(in);
+        desc.frames_in_flight = pick < 160 ? pick % (SPARQ_MAX_FRAMES_IN_FLIGHT + 1u)
+                                : pick < 224 ? SPARQ_MAX_FRAMES_IN_FLIGHT + 1u + (pick & 15u)
+                                             : fuzz_u32(in);
+    }
+    /* frames_in_flight only counts where the size covers it. */
+    uint32_t frames = desc.struct_size >= sizeof desc ? desc.frames_in_flight : 0;
+    int between = grown_size_between(desc.struct_size, CACHE_DESC_SIZE_1_0, sizeof desc);
+    int valid = grown_size_ok(desc.struct_size, CACHE_DESC_SIZE_1_0, sizeof desc) &&
+                frames <= SPARQ_MAX_FRAMES_IN_FLIGHT && desc.n_seqs >= 1 && desc.n_kv_heads >= 1 && desc.head_dim >= 8 &&
                 desc.head_dim <= SPARQ_MAX_HEAD_DIM && desc.head_dim % 8 == 0 && desc.capacity >= 1 &&
                 desc.capacity <= SPARQ_MAX_CAPACITY && dtype_is_valid(desc.storage);
     if (valid) {
@@ -272,15 +503,34 @@ static void op_create(fuzz_bytes *in)
     int null_out = fuzz_u8(in) >= 250;
 
     sparq_cache *cache = (sparq_cache *)(uintptr_t)0x1;
+    if (trace && with11)
+        fprintf(stderr, "  cache_create: struct_size %u, frames_in_flight %u\n", desc.struct_size,
+                desc.frames_in_flight);
     sparq_status s = api->cache_create(context, (const sparq_cache_desc *)room, null_out ? NULL : &cache);
     check_status(s, "cache_create");
+    FUZZ_CHECK(!between || s == SPARQ_ERROR_INVALID_ARGUMENT, "cache_create with struct_size %u returned %d",
+               desc.struct_size, (int)s);
     if (null_out) {
         FUZZ_CHECK(s != SPARQ_SUCCESS, "cache_create with a NULL output succeeded");
         return;
     }
     if (s != SPARQ_SUCCESS) {
         /* The ABI lets a device (or plugin) impose lower limits than the
-         * header's, with any input error status; refusing is always safe. */
+         * header's, with any input error status; refusing is always safe.
+         * But frames_in_flight in range must not be what is refused: the
+         * same cache with the default must then fail too (out of memory
+         * aside, which more frames may honestly cause). */
+        if (valid && frames != 0 && s != SPARQ_ERROR_OUT_OF_HOST_MEMORY && s != SPARQ_ERROR_OUT_OF_DEVICE_MEMORY) {
+            const uint32_t no_frames = 0;
+            memcpy(room + offsetof(sparq_cache_desc, frames_in_flight), &no_frames, sizeof no_frames);
+            sparq_cache *plain = NULL;
+            sparq_status s0 = api->cache_create(context, (const sparq_cache_desc *)room, &plain);
+            check_status(s0, "cache_create");
+            if (s0 == SPARQ_SUCCESS)
+                FUZZ_CHECK(api->cache_destroy(plain) == SPARQ_SUCCESS, "cache_destroy failed");
+            FUZZ_CHECK(s0 != SPARQ_SUCCESS, "cache_create refused frames_in_flight %u (status %d) but accepts 0",
+                       frames, (int)s);
+        }
         return;
     }
     /* Fields past the ones this ABI knows are zero, so a larger
@@ -297,6 +547,7 @@ static void op_create(fuzz_bytes *in)
     m->n_kv_heads = desc.n_kv_heads;
     m->head_dim = desc.head_dim;
     m->capacity = desc.capacity;
+    m->frames = frames ? frames : 1;
     m->lengths = calloc(desc.n_seqs, sizeof *m->lengths);
     m->finite = 1;
     FUZZ_CHECK(m->lengths != NULL, "host out of memory");
@@ -362,7 +613,10 @@ static int slot_list_distinct(const uint32_t *slots, uint32_t n)
 /* Append, truncate, reset, read, lengths                                   */
 /* ------------------------------------------------------------------------ */
 
-static void op_append(fuzz_bytes *in)
+/* kind CALL_BLOCKING decodes exactly as before ABI 1.1; the other kinds
+ * choose the struct_size among the grown sizes and read the device tensors
+ * (and the record or submit struct) after the 1.0 fields. */
+static void op_append(fuzz_bytes *in, call_kind kind)
 {
     model_cache *m = pick_cache(in);
     uint32_t n_slots = fuzz_slot_count(in);
@@ -385,7 +639,8 @@ static void op_append(fuzz_bytes *in)
 
     _Alignas(8) uint8_t room[DESC_ROOM] = {0};
     sparq_append_desc desc = {
-        .struct_size = fuzz_struct_size(in, sizeof desc, DESC_ROOM),
+        .struct_size = kind == CALL_BLOCKING ? fuzz_struct_size(in, sizeof desc, DESC_ROOM)
+                                             : fuzz_grown_size(in, APPEND_DESC_SIZE_1_0, sizeof desc, DESC_ROOM),
         .n_slots = n_slots,
         .slots = slots,
         .n_tokens = n_tokens,
@@ -393,26 +648,58 @@ static void op_append(fuzz_bytes *in)
         .k = k,
         .v = v,
     };
-    memcpy(room, &desc, sizeof desc);
     int null_desc = fuzz_u8(in) >= 250;
+    if (kind != CALL_BLOCKING) {
+        desc.k_device = fuzz_device_tensor(in);
+        desc.v_device = fuzz_device_tensor(in);
+    }
+    memcpy(room, &desc, sizeof desc);
+    /* The device tensors as the plugin sees them: only where the size
+     * covers them. A buffer makes the call need an imported context; stray
+     * offset/size with buffer 0 may be ignored or refused. */
+    int covered = desc.struct_size >= sizeof desc;
+    int device = covered && (desc.k_device.buffer || desc.v_device.buffer);
+    int stray = covered && !device && !(tensor_is_zero(&desc.k_device) && tensor_is_zero(&desc.v_device));
+    int between = grown_size_between(desc.struct_size, APPEND_DESC_SIZE_1_0, sizeof desc);
 
-    int valid = m->cache && desc.struct_size >= sizeof desc && n_slots >= 1 && slots && n_tokens >= 1 &&
-                dtype_is_valid(dtype) && k && v && slot_list_in_range(m, slots, n_slots) &&
-                slot_list_distinct(slots, n_slots) && !null_desc;
+    int valid = m->cache && grown_size_ok(desc.struct_size, APPEND_DESC_SIZE_1_0, sizeof desc) && n_slots >= 1 &&
+                slots && n_tokens >= 1 && dtype_is_valid(dtype) && k && v && slot_list_in_range(m, slots, n_slots) &&
+                slot_list_distinct(slots, n_slots) && !null_desc && !device;
     int fits = 1;
     if (valid)
         for (uint32_t i = 0; i < n_slots; i++)
             fits &= (uint64_t)m->lengths[slots[i]] + n_tokens <= m->capacity;
 
-    sparq_status s = api->cache_append(m->cache, null_desc ? NULL : (const sparq_append_desc *)room);
+    const sparq_append_desc *pass = null_desc ? NULL : (const sparq_append_desc *)room;
+    if (trace && kind != CALL_BLOCKING)
+        fprintf(stderr, "  append (kind %d): struct_size %u, k_device %#llx, v_device %#llx%s\n", (int)kind,
+                desc.struct_size, (unsigned long long)desc.k_device.buffer, (unsigned long long)desc.v_device.buffer,
+                null_desc ? ", NULL desc" : "");
+    if (kind == CALL_RECORD || kind == CALL_SUBMIT) {
+        _Alignas(8) uint8_t vk_room[DESC_ROOM] = {0};
+        int null_struct = 0;
+        if (!fuzz_vulkan_struct(in, m, kind, vk_room, &null_struct))
+            return;
+        const void *vk = null_struct ? NULL : vk_room;
+        sparq_status s = kind == CALL_RECORD ? api->record_append(m->cache, pass, vk)
+                                             : api->submit_append(m->cache, pass, vk);
+        check_refused_vulkan_call(s, kind == CALL_RECORD ? "record_append" : "submit_append");
+        check_lengths(m, kind == CALL_RECORD ? "record_append" : "submit_append");
+        return;
+    }
+
+    sparq_status s = api->cache_append(m->cache, pass);
     check_status(s, "cache_append");
+    FUZZ_CHECK(!between || s == SPARQ_ERROR_INVALID_ARGUMENT, "cache_append with struct_size %u returned %d",
+               desc.struct_size, (int)s);
+    FUZZ_CHECK(!device || s != SPARQ_SUCCESS, "cache_append with device tensors succeeded on a plugin-created context");
     if (s == SPARQ_SUCCESS) {
         FUZZ_CHECK(valid, "cache_append accepted invalid input");
         FUZZ_CHECK(fits, "cache_append past capacity %u succeeded", m->capacity);
         for (uint32_t i = 0; i < n_slots; i++)
             m->lengths[slots[i]] += n_tokens;
         m->finite &= finite;
-    } else if (valid && desc.struct_size == sizeof desc) {
+    } else if (valid && !stray && (desc.struct_size == sizeof desc || desc.struct_size == APPEND_DESC_SIZE_1_0)) {
         FUZZ_CHECK(!fits || s == SPARQ_ERROR_CAPACITY_EXCEEDED || s == SPARQ_ERROR_INVALID_ARGUMENT,
                    "cache_append past capacity returned %d", (int)s);
         FUZZ_CHECK(!fits || s == SPARQ_ERROR_OUT_OF_DEVICE_MEMORY || s == SPARQ_ERROR_OUT_OF_HOST_MEMORY,
@@ -567,7 +854,8 @@ static void check_outputs(const void *out, uint32_t dtype, uint64_t n)
     }
 }
 
-static void op_attend(fuzz_bytes *in)
+/* Kinds as for op_append. */
+static void op_attend(fuzz_bytes *in, call_kind kind)
 {
     model_cache *m = pick_cache(in);
     uint32_t mode = fuzz_u8(in) < 250 ? fuzz_u8(in) % 3u : fuzz_u32(in);
@@ -608,7 +896,8 @@ static void op_attend(fuzz_bytes *in)
 
     _Alignas(8) uint8_t room[DESC_ROOM] = {0};
     sparq_attend_desc desc = {
-        .struct_size = fuzz_struct_size(in, sizeof desc, DESC_ROOM),
+        .struct_size = kind == CALL_BLOCKING ? fuzz_struct_size(in, sizeof desc, DESC_ROOM)
+                                             : fuzz_grown_size(in, ATTEND_DESC_SIZE_1_0, sizeof desc, DESC_ROOM),
         .mode = (sparq_attention_mode)mode,
         .n_slots = n_slots,
         .slots = slots,
@@ -627,11 +916,21 @@ static void op_attend(fuzz_bytes *in)
         .alpha = alpha,
         .stats = (flags & 32) ? (sparq_attend_stats *)stats_room : NULL,
     };
-    memcpy(room, &desc, sizeof desc);
     int null_desc = fuzz_u8(in) >= 250;
+    if (kind != CALL_BLOCKING) {
+        desc.q_device = fuzz_device_tensor(in);
+        desc.out_device = fuzz_device_tensor(in);
+    }
+    memcpy(room, &desc, sizeof desc);
+    /* As in op_append: device tensors count where the size covers them. */
+    int covered = desc.struct_size >= sizeof desc;
+    int device = covered && (desc.q_device.buffer || desc.out_device.buffer);
+    int stray = covered && !device && !(tensor_is_zero(&desc.q_device) && tensor_is_zero(&desc.out_device));
+    int between = grown_size_between(desc.struct_size, ATTEND_DESC_SIZE_1_0, sizeof desc);
 
     /* What every successful call needs. */
-    int required = m->cache && !null_desc && desc.struct_size >= sizeof desc && mode <= SPARQ_ATTENTION_SPARQ &&
+    int required = m->cache && !null_desc && grown_size_ok(desc.struct_size, ATTEND_DESC_SIZE_1_0, sizeof desc) &&
+                   !device && mode <= SPARQ_ATTENTION_SPARQ &&
                    n_slots >= 1 && slots && slot_list_in_range(m, slots, n_slots) && n_heads >= 1 &&
                    n_heads % m->n_kv_heads == 0 && n_heads / m->n_kv_heads <= SPARQ_MAX_GROUP_SIZE &&
                    dtype_is_valid(dtype) && q && out && reserved == 0;
@@ -650,12 +949,34 @@ static void op_attend(fuzz_bytes *in)
     int sparq = mode != SPARQ_ATTENTION_DENSE;
     uint32_t k_used = k ? k : (max_len / 16 > 64 ? max_len / 16 : 64);
     k_used = k_used < max_len ? k_used : max_len;
-    int plainly_valid = required && desc.struct_size == sizeof desc && moderate_scale && attend_flags <= 1 &&
+    int plainly_valid = required && !stray &&
+                        (desc.struct_size == sizeof desc || desc.struct_size == ATTEND_DESC_SIZE_1_0) && moderate_scale && attend_flags <= 1 &&
                         (!sparq || (r <= dim && k <= 4096 && (l == 0 || (k != 0 && l <= k && l <= min_len)) &&
                                     (!selected || stride >= k_used)));
 
-    sparq_status s = api->attend(m->cache, null_desc ? NULL : (const sparq_attend_desc *)room);
+    const sparq_attend_desc *pass = null_desc ? NULL : (const sparq_attend_desc *)room;
+    if (trace && kind != CALL_BLOCKING)
+        fprintf(stderr, "  attend (kind %d): struct_size %u, q_device %#llx, out_device %#llx%s\n", (int)kind,
+                desc.struct_size, (unsigned long long)desc.q_device.buffer, (unsigned long long)desc.out_device.buffer,
+                null_desc ? ", NULL desc" : "");
+    if (kind == CALL_RECORD || kind == CALL_SUBMIT) {
+        _Alignas(8) uint8_t vk_room[DESC_ROOM] = {0};
+        int null_struct = 0;
+        if (!fuzz_vulkan_struct(in, m, kind, vk_room, &null_struct))
+            return;
+        const void *vk = null_struct ? NULL : vk_room;
+        sparq_status s = kind == CALL_RECORD ? api->record_attend(m->cache, pass, vk)
+                                             : api->submit_attend(m->cache, pass, vk);
+        check_refused_vulkan_call(s, kind == CALL_RECORD ? "record_attend" : "submit_attend");
+        check_lengths(m, kind == CALL_RECORD ? "record_attend" : "submit_attend");
+        return;
+    }
+
+    sparq_status s = api->attend(m->cache, pass);
     check_status(s, "attend");
+    FUZZ_CHECK(!between || s == SPARQ_ERROR_INVALID_ARGUMENT, "attend with struct_size %u returned %d",
+               desc.struct_size, (int)s);
+    FUZZ_CHECK(!device || s != SPARQ_SUCCESS, "attend with device tensors succeeded on a plugin-created context");
     if (s != SPARQ_SUCCESS) {
         FUZZ_CHECK(!plainly_valid || s == SPARQ_ERROR_OUT_OF_DEVICE_MEMORY || s == SPARQ_ERROR_OUT_OF_HOST_MEMORY,
                    "valid attend (mode %u, %u slots, %u heads, r %u k %u l %u, stride %u) returned %d", mode, n_slots,
@@ -726,26 +1047,79 @@ static void op_misuse(fuzz_bytes *in)
     check_lengths(m, "misuse");
 }
 
+/* The four 1.1 entries with nothing but the cache (NULL descriptor and
+ * NULL record or submit struct), or nothing at all. */
+static void op_null11(fuzz_bytes *in)
+{
+    model_cache *m = pick_cache(in);
+    sparq_cache *cache = fuzz_u8(in) < 128 ? m->cache : NULL;
+    check_refused_vulkan_call(api->record_append(cache, NULL, NULL), "record_append");
+    check_refused_vulkan_call(api->record_attend(cache, NULL, NULL), "record_attend");
+    check_refused_vulkan_call(api->submit_append(cache, NULL, NULL), "submit_append");
+    check_refused_vulkan_call(api->submit_attend(cache, NULL, NULL), "submit_attend");
+    check_lengths(m, "the 1.1 calls with NULL structs");
+}
+
 /* ------------------------------------------------------------------------ */
 /* The program                                                              */
 /* ------------------------------------------------------------------------ */
+
+/* Opcodes 240..247: ABI 1.1. The 1.0 opcodes are the byte's value mod 10
+ * for every other byte, as they were before 1.1. */
+static void op_abi11(fuzz_bytes *in, uint8_t opcode)
+{
+    if (!has11)
+        return;
+    switch (opcode) {
+    case 240:
+        op_create(in, 1);
+        break;
+    case 241:
+        op_append(in, CALL_BLOCKING11);
+        break;
+    case 242:
+        op_attend(in, CALL_BLOCKING11);
+        break;
+    case 243:
+        op_append(in, CALL_RECORD);
+        break;
+    case 244:
+        op_attend(in, CALL_RECORD);
+        break;
+    case 245:
+        op_append(in, CALL_SUBMIT);
+        break;
+    case 246:
+        op_attend(in, CALL_SUBMIT);
+        break;
+    default:
+        op_null11(in);
+        break;
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     load_plugin_once();
     fuzz_bytes in = {data, size, 0};
     for (int ops = 0; ops < MAX_OPS && !fuzz_done(&in); ops++) {
-        switch (fuzz_u8(&in) % 10) {
+        uint8_t opcode = fuzz_u8(&in);
+        if (opcode >= 240 && opcode <= 247) {
+            op_abi11(&in, opcode);
+            fuzz_host_release_all();
+            continue;
+        }
+        switch (opcode % 10) {
         case 0:
         case 1:
-            op_create(&in);
+            op_create(&in, 0);
             break;
         case 2:
             op_destroy(&in);
             break;
         case 3:
         case 4:
-            op_append(&in);
+            op_append(&in, CALL_BLOCKING);
             break;
         case 5:
             op_truncate(&in);
@@ -761,7 +1135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         default:
             if (fuzz_u8(&in) < 192)
-                op_attend(&in);
+                op_attend(&in, CALL_BLOCKING);
             else
                 op_misuse(&in);
             break;

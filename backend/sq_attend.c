@@ -98,22 +98,24 @@ static uint32_t attend_rows_per_block(uint32_t group)
     return group >= 16 ? 2u : group >= 8 ? 4u : 8u;
 }
 
-/* Lanes that share a K/V row in attend.comp: the largest power of two that
- * divides the row's 8-element chunks and fits in a subgroup, so a row is
- * one contiguous run and its shuffles stay inside one subgroup. */
+/* Lanes that share a K/V row in attend.comp: the largest power of two no
+ * larger than the row's 8-element chunks or the subgroup, so a row is one
+ * contiguous run and its shuffles stay inside one subgroup. Where it does
+ * not divide the chunks, some lanes take one chunk fewer. */
 static uint32_t attend_lanes_per_row(const sparq_context *ctx, uint32_t dh)
 {
     uint32_t kl = 1;
-    while ((dh / 8) % (kl * 2) == 0 && kl * 2 <= ctx->info.subgroup_size)
+    while (kl * 2 <= dh / 8 && kl * 2 <= ctx->info.subgroup_size)
         kl *= 2;
     return kl;
 }
 
 /* Shared memory attend.comp declares for a workgroup of `wg` invocations
- * (q, the lane groups' combine arrays, and common.glsl's reduction scratch). */
+ * (q, the combine's one chunk per invocation and max/sum per lane group,
+ * and common.glsl's reduction scratch). */
 static uint32_t attend_shared_bytes(uint32_t wg, uint32_t dh, uint32_t group, uint32_t kl)
 {
-    return group * dh * 4 + (wg / kl) * dh * 4 + (wg / kl) * 8 + wg * 8 + 4;
+    return group * dh * 4 + wg * 32 + (wg / kl) * 8 + wg * 8 + 4;
 }
 
 /* The largest workgroup (up to SQ_ATTEND_WG_MAX) whose shared memory fits. */
@@ -312,7 +314,7 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
                                              &select_small)) != SPARQ_SUCCESS)))
         return st;
     if ((st = kernel_pipeline(ctx, p->sparq ? "attend_sparse" : "attend_dense", storage, attend_wg, dh, g, kl,
-                              dh / 8 / kl, &attend)) !=
+                              div_up(dh / 8, kl), &attend)) !=
             SPARQ_SUCCESS ||
         (st = get_pipeline(ctx, p->sparq ? SPARQ_SHADER_ATTEND_MERGE_SPARSE : SPARQ_SHADER_ATTEND_MERGE_DENSE,
                            SQ_MERGE_WG, dh, g, SQ_SCORE_CHUNK, &merge)) != SPARQ_SUCCESS)

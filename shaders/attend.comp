@@ -9,28 +9,34 @@
 // Decode attention is bound by memory bandwidth, so the kernel is built to
 // keep many loads in flight and to meet no workgroup barrier until the end:
 //  - KL lanes of a subgroup form a lane group that reads one K or V row
-//    (C chunks of 8 elements per lane; KL * C * 8 = HEAD_DIM), so a row is
-//    one contiguous run and the K dot products reduce with KL-wide shuffles;
+//    (C chunks of 8 elements per lane, lane kl taking chunks kl, kl + KL, ...),
+//    so a row is one contiguous run and the K dot products reduce with
+//    KL-wide shuffles;
 //  - each lane group walks its own blocks of R rows with an online softmax
 //    of its own: it issues the block's K and V loads first (2 * R * C
 //    16-byte loads in flight per lane), then scores, rescales once per
 //    block, and accumulates p * V;
 //  - at the end the lane groups' (max, sum, acc) are combined through shared
-//    memory, head by head, into this split's partial result.
+//    memory, head by head and chunk by chunk, into this split's partial result.
 #include "common.glsl"
 
-// Lanes per row (KL) and 8-element chunks per lane (C): KL is a power of
-// two dividing HEAD_DIM / 8 and the subgroup size, chosen by the backend.
-// Variants built with CHUNKS_N have C fixed at compile time, so the
-// per-lane arrays below are plain registers; arrays sized by
-// specialization constants can end up in slow local memory.
-#ifdef CHUNKS_N
-const uint C = CHUNKS_N;
-const uint KL = HEAD_DIM / 8 / C;
-#else
+// Lanes per row (KL, PARAM): a power of two no larger than the subgroup or
+// the row's NCH chunks of 8 elements, chosen by the backend; each lane takes
+// C = ceil(NCH / KL) chunks. Where KL does not divide NCH the last lanes'
+// last chunk lies past the row: it is read clamped to the row's last chunk,
+// weighted 0 in the scores and never written (ALL_CHUNKS folds the checks
+// away once the constants are specialised). Variants built with CHUNKS_N
+// have C fixed at compile time, so the per-lane arrays below are plain
+// registers; arrays sized by specialization constants can end up in slow
+// local memory.
+const uint NCH = HEAD_DIM / 8;
 const uint KL = PARAM;
-const uint C = HEAD_DIM / 8 / KL;
+#ifdef CHUNKS_N
+const uint C = CHUNKS_N; // the backend picks the variant with C == ceil(NCH / KL)
+#else
+const uint C = (NCH + KL - 1) / KL;
 #endif
+const bool ALL_CHUNKS = NCH % KL == 0;
 const uint NG = WG_SIZE / KL;          // lane groups per workgroup
 // Rows per block: the loads of a block are what a lane has in flight. On
 // an H200 with 4 query heads per KV head, eight rows beat four by up to 10%
@@ -42,7 +48,10 @@ const uint R = GROUP >= 16 ? 2 : GROUP >= 8 ? 4 : 8;
 const bool Q_IN_REGISTERS = GROUP * C <= 8;
 
 shared vec4 q_s[GROUP * HEAD_DIM / 4]; // [j][d / 4], pre-scaled
-shared vec4 red_acc[NG * HEAD_DIM / 4];
+// One 8-element chunk per invocation: the combine goes chunk by chunk, so
+// its shared memory does not grow with head_dim (where head_dim / 8 is odd,
+// lanes take several chunks each).
+shared vec4 red_acc[WG_SIZE * 2];
 shared float red_m[NG], red_l[NG];
 
 void main()
@@ -76,9 +85,10 @@ void main()
     if (Q_IN_REGISTERS) {
         [[unroll]] for (uint j = 0; j < GROUP; j++)
             [[unroll]] for (uint c = 0; c < C; c++) {
-                const uint o = (j * HEAD_DIM + (kl + c * KL) * 8) / 4;
-                q_reg[(j * C + c) * 2] = q_s[o];
-                q_reg[(j * C + c) * 2 + 1] = q_s[o + 1];
+                const bool ok = ALL_CHUNKS || kl + c * KL < NCH;
+                const uint o = (j * HEAD_DIM + min(kl + c * KL, NCH - 1) * 8) / 4;
+                q_reg[(j * C + c) * 2] = ok ? q_s[o] : vec4(0.0);
+                q_reg[(j * C + c) * 2 + 1] = ok ? q_s[o + 1] : vec4(0.0);
             }
     }
 
@@ -108,10 +118,10 @@ void main()
         vec4 k_lo[R * C], k_hi[R * C], v_lo[R * C], v_hi[R * C];
         [[unroll]] for (uint r = 0; r < R; r++)
             [[unroll]] for (uint c = 0; c < C; c++)
-                load8(kb, pos[r] * HEAD_DIM + (kl + c * KL) * 8, k_lo[r * C + c], k_hi[r * C + c]);
+                load8(kb, pos[r] * HEAD_DIM + min(kl + c * KL, NCH - 1) * 8, k_lo[r * C + c], k_hi[r * C + c]);
         [[unroll]] for (uint r = 0; r < R; r++)
             [[unroll]] for (uint c = 0; c < C; c++)
-                load8(vb, pos[r] * HEAD_DIM + (kl + c * KL) * 8, v_lo[r * C + c], v_hi[r * C + c]);
+                load8(vb, pos[r] * HEAD_DIM + min(kl + c * KL, NCH - 1) * 8, v_lo[r * C + c], v_hi[r * C + c]);
 
         [[unroll]] for (uint j = 0; j < GROUP; j++) {
             float s[R];
@@ -123,9 +133,10 @@ void main()
                         qa = q_reg[(j * C + c) * 2];
                         qb4 = q_reg[(j * C + c) * 2 + 1];
                     } else {
-                        const uint o = (j * HEAD_DIM + (kl + c * KL) * 8) / 4;
-                        qa = q_s[o];
-                        qb4 = q_s[o + 1];
+                        const bool ok = ALL_CHUNKS || kl + c * KL < NCH;
+                        const uint o = (j * HEAD_DIM + min(kl + c * KL, NCH - 1) * 8) / 4;
+                        qa = ok ? q_s[o] : vec4(0.0);
+                        qb4 = ok ? q_s[o + 1] : vec4(0.0);
                     }
                     part += dot(qa, k_lo[r * C + c]) + dot(qb4, k_hi[r * C + c]);
                 }
@@ -166,26 +177,30 @@ void main()
         float m_all = NEG_INF;
         for (uint g = 0; g < n_lg; g++)
             m_all = max(m_all, red_m[g]);
-        const float w = m_run[j] == NEG_INF ? 0.0 : exp(m_run[j] - m_all);
-        if (lg < NG)
-            [[unroll]] for (uint c = 0; c < C; c++) {
-                const uint o = lg * (HEAD_DIM / 4) + (kl + c * KL) * 2;
-                red_acc[o] = acc[(j * C + c) * 2] * w;
-                red_acc[o + 1] = acc[(j * C + c) * 2 + 1] * w;
-            }
-        barrier();
-        for (uint d = tid; d < HEAD_DIM / 4; d += WG_SIZE) {
-            vec4 sum = vec4(0.0);
-            for (uint g = 0; g < n_lg; g++)
-                sum += red_acc[g * (HEAD_DIM / 4) + d];
-            Vec4Ref(accb).v[j * (HEAD_DIM / 4) + d] = sum;
-        }
         if (tid == 0) {
             float l_all = 0.0;
             for (uint g = 0; g < n_lg; g++)
                 l_all += red_m[g] == NEG_INF ? 0.0 : red_l[g] * exp(red_m[g] - m_all);
             Vec2Ref(mlb).v[j] = vec2(m_all, l_all);
         }
-        barrier();
+        const float w = m_run[j] == NEG_INF ? 0.0 : exp(m_run[j] - m_all);
+        [[unroll]] for (uint c = 0; c < C; c++) {
+            // Chunk c of every lane: red_acc[lane group][kl][lo/hi].
+            if (lg < NG) {
+                const uint o = (lg * KL + kl) * 2;
+                red_acc[o] = acc[(j * C + c) * 2] * w;
+                red_acc[o + 1] = acc[(j * C + c) * 2 + 1] * w;
+            }
+            barrier();
+            for (uint x = tid; x < KL * 2; x += WG_SIZE) {
+                vec4 sum = vec4(0.0);
+                for (uint g = 0; g < n_lg; g++)
+                    sum += red_acc[g * KL * 2 + x];
+                // x = (kl, lo/hi) of chunk c: elements (kl + c * KL) * 8 + 4 * (x % 2)
+                if (ALL_CHUNKS || x / 2 + c * KL < NCH)
+                    Vec4Ref(accb).v[j * (HEAD_DIM / 4) + ((x / 2) + c * KL) * 2 + (x % 2)] = sum;
+            }
+            barrier();
+        }
     }
 }

@@ -105,6 +105,23 @@ static void test_dense_f16_io_scale_and_f16_append(void **state)
     run_cases(cases, sizeof cases / sizeof cases[0], "dense io scale append");
 }
 
+/* head_dims whose 8-element chunks are odd in number (152, 248, 120, 40:
+ * every lane is a lane group of its own) or not a power of two (200), with
+ * up to 16 query heads per KV head: the attend kernel's combine must fit
+ * in any device's shared memory for every valid cache. */
+static void test_dense_odd_head_dims(void **state)
+{
+    (void)state;
+    static const dense_case cases[] = {
+        {.head_dim = 152, .n_kv_heads = 2, .group = 8, .length = 300, .storage = F16, .io = F32, .focus = NORMAL},
+        {.head_dim = 248, .n_kv_heads = 1, .group = 16, .length = 130, .storage = F32, .io = F32, .focus = PEAKED},
+        {.head_dim = 120, .n_kv_heads = 1, .group = 4, .length = 77, .storage = F16, .io = F32, .focus = FLAT},
+        {.head_dim = 40, .n_kv_heads = 2, .group = 2, .length = 500, .storage = F32, .io = F32, .focus = NORMAL},
+        {.head_dim = 200, .n_kv_heads = 1, .group = 1, .length = 64, .storage = F16, .io = F32, .focus = PEAKED},
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0], "dense odd head dims");
+}
+
 /* Lengths 1, 2, 17, 1000 and the full capacity in one call, slots out of
  * order and one of them twice. */
 static void test_dense_ragged_batch(void **state)
@@ -144,6 +161,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dense_f32_storage),
+        cmocka_unit_test(test_dense_odd_head_dims),
         cmocka_unit_test(test_dense_f16_storage),
         cmocka_unit_test(test_dense_f16_io_scale_and_f16_append),
         cmocka_unit_test(test_dense_ragged_batch),

@@ -75,7 +75,7 @@ static void run_cases(const sparq_case *cases, size_t n, const char *stream)
     harness_finish();
 }
 
-/* k across 1, l, 16, 128, S - 1; r across 1, 8, head_dim; every head dim. */
+/* k across 1, l, 16, 128, S - 1; r across 1, 8, head_dim; every head dim, odd chunk counts too. */
 static void test_sparq_selection_and_output(void **state)
 {
     (void)state;
@@ -89,6 +89,8 @@ static void test_sparq_selection_and_output(void **state)
         {256, 1, 1, 150, 8, 16, 4, F16, F32, NORMAL, 0},
         {80, 1, 8, 90, 1, 16, 4, F16, F32, FLAT, 0},
         {256, 1, 4, 120, 256, 8, 2, F32, F32, PEAKED, 0},
+        {152, 1, 8, 400, 19, 48, 12, F16, F32, NORMAL, 0},   /* head_dim / 8 odd: one lane per row */
+        {248, 1, 16, 200, 31, 40, 8, F32, F32, PEAKED, 0},
     };
     run_cases(cases, sizeof cases / sizeof cases[0], "sparq");
 }

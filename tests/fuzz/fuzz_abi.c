@@ -387,6 +387,27 @@ static void check_refused_vulkan_call(sparq_status s, const char *call)
     FUZZ_CHECK(s == SPARQ_ERROR_INVALID_ARGUMENT, "%s on a plugin-created context returned %d", call, (int)s);
 }
 
+/* record_* or submit_* of an append (`attend` 0) or an attend (1) with a
+ * Vulkan struct from the input; on this context it must be refused and
+ * store nothing. */
+static void try_vulkan_call(fuzz_bytes *in, const model_cache *m, call_kind kind, int attend, const void *desc)
+{
+    _Alignas(8) uint8_t vk_room[DESC_ROOM] = {0};
+    int null_struct = 0;
+    if (!fuzz_vulkan_struct(in, m, kind, vk_room, &null_struct))
+        return;
+    const void *vk = null_struct ? NULL : vk_room;
+    static const char *const names[2][2] = {{"record_append", "submit_append"}, {"record_attend", "submit_attend"}};
+    const char *name = names[attend][kind == CALL_RECORD ? 0 : 1];
+    sparq_status s;
+    if (attend)
+        s = kind == CALL_RECORD ? api->record_attend(m->cache, desc, vk) : api->submit_attend(m->cache, desc, vk);
+    else
+        s = kind == CALL_RECORD ? api->record_append(m->cache, desc, vk) : api->submit_append(m->cache, desc, vk);
+    check_refused_vulkan_call(s, name);
+    check_lengths(m, name);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Data                                                                     */
 /* ------------------------------------------------------------------------ */
@@ -676,15 +697,7 @@ static void op_append(fuzz_bytes *in, call_kind kind)
                 desc.struct_size, (unsigned long long)desc.k_device.buffer, (unsigned long long)desc.v_device.buffer,
                 null_desc ? ", NULL desc" : "");
     if (kind == CALL_RECORD || kind == CALL_SUBMIT) {
-        _Alignas(8) uint8_t vk_room[DESC_ROOM] = {0};
-        int null_struct = 0;
-        if (!fuzz_vulkan_struct(in, m, kind, vk_room, &null_struct))
-            return;
-        const void *vk = null_struct ? NULL : vk_room;
-        sparq_status s = kind == CALL_RECORD ? api->record_append(m->cache, pass, vk)
-                                             : api->submit_append(m->cache, pass, vk);
-        check_refused_vulkan_call(s, kind == CALL_RECORD ? "record_append" : "submit_append");
-        check_lengths(m, kind == CALL_RECORD ? "record_append" : "submit_append");
+        try_vulkan_call(in, m, kind, 0, pass);
         return;
     }
 
@@ -960,15 +973,7 @@ static void op_attend(fuzz_bytes *in, call_kind kind)
                 desc.struct_size, (unsigned long long)desc.q_device.buffer, (unsigned long long)desc.out_device.buffer,
                 null_desc ? ", NULL desc" : "");
     if (kind == CALL_RECORD || kind == CALL_SUBMIT) {
-        _Alignas(8) uint8_t vk_room[DESC_ROOM] = {0};
-        int null_struct = 0;
-        if (!fuzz_vulkan_struct(in, m, kind, vk_room, &null_struct))
-            return;
-        const void *vk = null_struct ? NULL : vk_room;
-        sparq_status s = kind == CALL_RECORD ? api->record_attend(m->cache, pass, vk)
-                                             : api->submit_attend(m->cache, pass, vk);
-        check_refused_vulkan_call(s, kind == CALL_RECORD ? "record_attend" : "submit_attend");
-        check_lengths(m, kind == CALL_RECORD ? "record_attend" : "submit_attend");
+        try_vulkan_call(in, m, kind, 1, pass);
         return;
     }
 

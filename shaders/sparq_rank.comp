@@ -21,58 +21,22 @@
 // Slots of at most pc.n_chunks positions are left to sparq_select_small.
 // Grid: x = chunk of CHUNK positions (as sparq_score), y = KV head, z = entry.
 #include "common.glsl"
+#include "selection.glsl"
 
 const uint CHUNK = WG_SIZE * 4; // the backend runs this with WG_SIZE = 256
-const uint DIGIT_BITS = 11;
-const uint BINS = 1u << DIGIT_BITS;
-const uint LOW_BITS = 9;        // key bits below the second digit, ignored
-const uint BINS_PER_THREAD = BINS / WG_SIZE;
 // call.hist holds the first histogram of every head ([head][BINS], cleared
 // by the host), then per head the second histogram and the state resolved
 // by phases 1 and 2 ([head][BINS + 4]). Must match SQ_RANK_BINS in
 // backend/sq_push.h.
 
-shared vec2 head_norm[GROUP];   // (max, 1 / sum exp) of z_j over all positions
-shared uint hist_s[BINS];
-shared uint found_digit, found_still;
-
-// The digit of the histogram at histb that holds the
-// still-th largest key: the largest digit whose keys, with those of larger
-// digits, reach `still`; *still_out gets how many keys of that digit are
-// still to take. Uniform control flow (contains barriers).
+// resolve_digit on the global histogram at histb.
 uint resolve(uint64_t histb, uint still, out uint still_out)
 {
-    // Thread t owns the BINS_PER_THREAD digits below BINS - t * BINS_PER_THREAD.
     const uint top = BINS - 1 - gl_LocalInvocationID.x * BINS_PER_THREAD;
     uint counts[BINS_PER_THREAD];
-    uint mine = 0;
-    [[unroll]] for (uint b = 0; b < BINS_PER_THREAD; b++) {
+    [[unroll]] for (uint b = 0; b < BINS_PER_THREAD; b++)
         counts[b] = UintRef(histb).v[top - b];
-        mine += counts[b];
-    }
-    uint total;
-    uint above = wg_exclusive_scan(mine, total);
-    if (above < still && above + mine >= still) {
-        [[unroll]] for (uint b = 0; b < BINS_PER_THREAD; b++) {
-            if (above < still && above + counts[b] >= still) {
-                found_digit = top - b;
-                found_still = still - above;
-            }
-            above += counts[b];
-        }
-    }
-    barrier();
-    const uint digit = found_digit;
-    still_out = found_still;
-    barrier();
-    return digit;
-}
-
-void clear_hist()
-{
-    for (uint i = gl_LocalInvocationID.x; i < BINS; i += WG_SIZE)
-        hist_s[i] = 0;
-    barrier();
+    return resolve_digit(counts, still, still_out);
 }
 
 void flush_hist(uint64_t histb)
@@ -107,25 +71,8 @@ void main()
     const uint64_t hist1b = call.hist + (uint64_t(pc.n_entries) * pc.n_kv_heads * BINS + uint64_t(head) * (BINS + 4)) * 4;
     const uint64_t stateb = hist1b + BINS * 4; // uvec2 after phase 1, uvec2 after phase 2
 
-    if (phase == 0 || phase == 3) {
-        // Softmax max and sum of each head over all positions.
-        const uint64_t sb = call.stats + uint64_t(head) * call.score_chunks * GROUP * 8;
-        [[unroll]] for (uint j = 0; j < GROUP; j++) {
-            float m = NEG_INF;
-            for (uint x = tid; x < n_chunks; x += WG_SIZE)
-                m = max(m, Vec2Ref(sb).v[x * GROUP + j].x);
-            m = wg_max(m);
-            float sum = 0.0;
-            for (uint x = tid; x < n_chunks; x += WG_SIZE) {
-                const vec2 st = Vec2Ref(sb).v[x * GROUP + j];
-                sum += st.x == NEG_INF ? 0.0 : st.y * exp(st.x - m);
-            }
-            sum = wg_sum(sum);
-            if (tid == 0)
-                head_norm[j] = vec2(m, 1.0 / sum);
-        }
-        barrier();
-    }
+    if (phase == 0 || phase == 3) // softmax max and sum of each head over all positions
+        load_head_norm(call.stats + uint64_t(head) * call.score_chunks * GROUP * 8, n_chunks);
 
     if (phase == 0) {
         if (c == 0) // phase 1 adds into the second histogram
@@ -135,10 +82,7 @@ void main()
         for (uint i = 0; i < 4; i++) {
             const uint t = c * CHUNK + i * WG_SIZE + tid;
             if (t < n_cand) {
-                float rho = 0.0;
-                [[unroll]] for (uint j = 0; j < GROUP; j++)
-                    rho += exp(FloatRef(zb).v[j * call.z_stride + t] - head_norm[j].x) * head_norm[j].y;
-                const uint key = isnan(rho) ? 0u : floatBitsToUint(max(rho, 0.0));
+                const uint key = ranking_key(zb, call.z_stride, t);
                 UintRef(keyb).v[t] = key;
                 atomicAdd(hist_s[key >> (LOW_BITS + DIGIT_BITS)], 1u);
             }
@@ -241,7 +185,7 @@ void main()
         if (take) {
             UintRef(selb).v[min(place, call.k_stride - 1)] = t;
             [[unroll]] for (uint j = 0; j < GROUP; j++)
-                alpha_acc[j] += exp(FloatRef(zb).v[j * call.z_stride + t] - head_norm[j].x) * head_norm[j].y;
+                alpha_acc[j] += approx_p(zb, call.z_stride, j, t);
         }
         slot += n_take;
         tie_rank += n_ties;

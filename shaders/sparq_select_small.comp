@@ -13,54 +13,25 @@
 // attend_merge_sparse is the same for both).
 // Grid: x = 1, y = KV head, z = entry. pc.n_chunks: the longest slot taken.
 #include "common.glsl"
+#include "selection.glsl"
 
 const uint CHUNK = 1024; // sparq_score's chunk: alpha_part's granularity
-const uint DIGIT_BITS = 11;
-const uint BINS = 1u << DIGIT_BITS;
-const uint LOW_BITS = 9;
-const uint BINS_PER_THREAD = BINS / WG_SIZE; // the backend runs this with WG_SIZE = 256
 // Positions a workgroup holds keys for (PARAM): at least the longest slot
 // of the call this kernel takes (the backend's limit for those, from the
 // device's shared memory, reaches sparq_rank as pc.n_chunks).
 const uint SMALL_MAX = PARAM;
 
 shared uint keys_s[SMALL_MAX];
-shared uint hist_s[BINS];
-shared vec2 head_norm[GROUP];
 shared float alpha_s[WG_SIZE];
-shared uint found_digit, found_still;
 
-// As sparq_rank's resolve, on the histogram in shared memory.
+// resolve_digit on the histogram in shared memory.
 uint resolve_shared(uint still, out uint still_out)
 {
     const uint top = BINS - 1 - gl_LocalInvocationID.x * BINS_PER_THREAD;
-    uint mine = 0;
+    uint counts[BINS_PER_THREAD];
     [[unroll]] for (uint b = 0; b < BINS_PER_THREAD; b++)
-        mine += hist_s[top - b];
-    uint total;
-    uint above = wg_exclusive_scan(mine, total);
-    if (above < still && above + mine >= still) {
-        [[unroll]] for (uint b = 0; b < BINS_PER_THREAD; b++) {
-            const uint n = hist_s[top - b];
-            if (above < still && above + n >= still) {
-                found_digit = top - b;
-                found_still = still - above;
-            }
-            above += n;
-        }
-    }
-    barrier();
-    const uint digit = found_digit;
-    still_out = found_still;
-    barrier();
-    return digit;
-}
-
-void clear_hist()
-{
-    for (uint i = gl_LocalInvocationID.x; i < BINS; i += WG_SIZE)
-        hist_s[i] = 0;
-    barrier();
+        counts[b] = hist_s[top - b];
+    return resolve_digit(counts, still, still_out);
 }
 
 void main()
@@ -79,32 +50,14 @@ void main()
     const uint64_t zb = call.z + uint64_t(head) * GROUP * call.z_stride * 4;
 
     // Softmax max and sum of each head over all positions.
-    const uint64_t sb = call.stats + uint64_t(head) * call.score_chunks * GROUP * 8;
-    [[unroll]] for (uint j = 0; j < GROUP; j++) {
-        float m = NEG_INF;
-        for (uint x = tid; x < n_chunks; x += WG_SIZE)
-            m = max(m, Vec2Ref(sb).v[x * GROUP + j].x);
-        m = wg_max(m);
-        float sum = 0.0;
-        for (uint x = tid; x < n_chunks; x += WG_SIZE) {
-            const vec2 st = Vec2Ref(sb).v[x * GROUP + j];
-            sum += st.x == NEG_INF ? 0.0 : st.y * exp(st.x - m);
-        }
-        sum = wg_sum(sum);
-        if (tid == 0)
-            head_norm[j] = vec2(m, 1.0 / sum);
-    }
-    barrier();
+    load_head_norm(call.stats + uint64_t(head) * call.score_chunks * GROUP * 8, n_chunks);
 
     // Radix select of the need-th largest key among the candidates.
     uint threshold = 0, ties = 0;
     if (radix) {
         clear_hist();
         for (uint t = tid; t < n_cand; t += WG_SIZE) {
-            float rho = 0.0;
-            [[unroll]] for (uint j = 0; j < GROUP; j++)
-                rho += exp(FloatRef(zb).v[j * call.z_stride + t] - head_norm[j].x) * head_norm[j].y;
-            const uint key = isnan(rho) ? 0u : floatBitsToUint(max(rho, 0.0));
+            const uint key = ranking_key(zb, call.z_stride, t);
             keys_s[t] = key;
             atomicAdd(hist_s[key >> (LOW_BITS + DIGIT_BITS)], 1u);
         }
@@ -160,7 +113,7 @@ void main()
             UintRef(selb).v[min(place, call.k_stride - 1)] = t;
             place++;
             [[unroll]] for (uint j = 0; j < GROUP; j++)
-                alpha_acc[j] += exp(FloatRef(zb).v[j * call.z_stride + t] - head_norm[j].x) * head_norm[j].y;
+                alpha_acc[j] += approx_p(zb, call.z_stride, j, t);
         }
     }
 

@@ -6,8 +6,10 @@
  *   record_dispatches the dispatch sequence, into any command buffer
  *   sq_attend         (blocking) submit, wait, copy results to the host
  *   dense: attend_dense -> attend_merge_dense                             (2 dispatches)
- *   SparQ: sparq_score -> sparq_select_small (slots up to 8192 positions) and/or
- *          sparq_rank x 4 phases (longer slots) -> attend_sparse -> attend_merge_sparse (4 to 8)
+ *   SparQ: short slots: sparq_score_select (score and selection in one)
+ *          longer slots: sparq_score -> sparq_select_small (up to 8192 positions)
+ *                        or sparq_rank x 4 phases (longer still)
+ *          -> attend_sparse -> attend_merge_sparse                  (3 to 9 dispatches)
  * With stats, a timestamp after each stage (score, rank, attend, merge).
  */
 #include "sparq_shaders.h"
@@ -164,6 +166,40 @@ static uint32_t select_small_limit(const sparq_context *ctx)
     return keys < ctx->debug_select_small_max ? keys : ctx->debug_select_small_max;
 }
 
+/* Runs of 8 positions per invocation sparq_score_select is built with for
+ * `group` query heads per KV head (shaders/meson.build): it keeps
+ * RUNS * 8 * (group + 1) values in registers. 0: no fused variant. */
+static uint32_t fused_runs_max(uint32_t group)
+{
+    switch (group) {
+    case 1:
+    case 2: return 4;
+    case 4: return 2;
+    case 8: return 1;
+    default: return 0;
+    }
+}
+
+/* Shared memory sparq_score_select declares for `runs` runs (q, i1, the
+ * sums and run counts, and common.glsl's reduction scratch). */
+static uint32_t fused_shared_bytes(uint32_t dh, uint32_t group, uint32_t runs)
+{
+    return group * dh * 4 + dh * 8 + group * 4 + 2 * SQ_SCORE_WG * 8 + runs * SQ_SCORE_WG * 4 + SQ_SCORE_WG * 8 + 4;
+}
+
+/* The longest slot sparq_score_select takes: one workgroup of SQ_SCORE_WG
+ * holds it in registers. Longer slots take sparq_score and a selection
+ * kernel. The limit depends on the group and the device alone, never on
+ * the call, so every shard of a batch selects alike. */
+static uint32_t fused_limit(const sparq_context *ctx, uint32_t dh, uint32_t group)
+{
+    const uint32_t runs = fused_runs_max(group);
+    if (runs == 0 || fused_shared_bytes(dh, group, runs) > ctx->limits.maxComputeSharedMemorySize)
+        return 0;
+    const uint32_t limit = SQ_SCORE_WG * 8 * runs;
+    return limit < ctx->debug_fused_max ? limit : ctx->debug_fused_max;
+}
+
 static sparq_status get_pipeline(sparq_context *ctx, uint32_t shader, uint32_t wg, uint32_t dh, uint32_t group,
                                  uint32_t param, VkPipeline *p)
 {
@@ -199,9 +235,10 @@ typedef struct attend_plan {
     struct sq_call_info ci;
     layout L;
     uint32_t r;
+    uint32_t fused_max;       /* the longest slot sparq_score_select takes */
     uint32_t small_max;       /* the longest slot sparq_select_small takes */
-    bool use_small, use_rank; /* which selection kernels run */
-    VkPipeline score, rank, select_small, attend, merge;
+    bool use_fused, use_score, use_small, use_rank; /* which SparQ kernels run */
+    VkPipeline fused, score, rank, select_small, attend, merge;
     struct sq_entry *entries; /* in the upload buffer: per-slot k for the read-back */
     size_t q_elems;
 } attend_plan;
@@ -219,14 +256,16 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
     /* Per-slot parameters and the call's extents. */
     struct sq_call_info ci;
     memset(&ci, 0, sizeof ci);
-    const uint32_t small_max = select_small_limit(ctx);
-    uint32_t s_max = 0, s_min = UINT32_MAX, s_small = 0, k_max = 1, r = 1;
+    const uint32_t small_max = select_small_limit(ctx), fused_max = fused_limit(ctx, dh, g);
+    uint32_t s_max = 0, s_min = UINT32_MAX, s_small = 0, s_fused = 0, k_max = 1, r = 1;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t S = c->lengths[p->slots[i]], kk, ll;
         sq_resolve_sparq(dh, S, p->r, p->k, p->l, &r, &kk, &ll);
         s_max = S > s_max ? S : s_max;
         s_min = S < s_min ? S : s_min;
-        if (S <= small_max && S > s_small)
+        if (S <= fused_max && S > s_fused)
+            s_fused = S;
+        else if (S > fused_max && S <= small_max && S > s_small)
             s_small = S;
         k_max = kk > k_max ? kk : k_max;
     }
@@ -295,20 +334,31 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
         memcpy(up + L.q, p->q, q_elems * sizeof(float));
 
     /* Pipelines (built on first use). */
-    VkPipeline score = VK_NULL_HANDLE, rank = VK_NULL_HANDLE, select_small = VK_NULL_HANDLE, attend, merge;
+    VkPipeline fused = VK_NULL_HANDLE, score = VK_NULL_HANDLE, rank = VK_NULL_HANDLE, select_small = VK_NULL_HANDLE,
+               attend, merge;
     const char *storage = f16 ? "f16" : "f32";
-    /* Slots up to small_max positions are selected by one workgroup per
-     * head (sparq_select_small), longer ones by sparq_rank's phases. The
-     * pipeline holds keys for the longest short slot of the call, rounded
-     * up to a power of two: less shared memory, more workgroups per core. */
+    /* Slots up to fused_max positions are scored and selected by one
+     * workgroup per head (sparq_score_select), built with the fewest runs
+     * that hold the call's longest such slot. The others are scored by
+     * sparq_score, then selected by one workgroup per head up to small_max
+     * (sparq_select_small, with keys for the longest such slot, rounded up
+     * to a power of two: less shared memory, more workgroups per core) and
+     * by sparq_rank's phases beyond. */
+    uint32_t fused_runs = 1;
+    while (fused_runs * 8 * SQ_SCORE_WG < s_fused)
+        fused_runs *= 2;
     uint32_t small_keys = SQ_SCORE_CHUNK;
     while (small_keys < s_small)
         small_keys *= 2;
     if (small_keys > small_max)
         small_keys = small_max;
-    const bool use_small = p->sparq && s_min <= small_max, use_rank = p->sparq && s_max > small_max;
+    const bool use_fused = p->sparq && s_fused > 0, use_score = p->sparq && s_max > fused_max;
+    const bool use_small = p->sparq && s_small > 0;
+    const bool use_rank = p->sparq && s_max > (small_max > fused_max ? small_max : fused_max);
     if (p->sparq &&
-        ((st = kernel_pipeline(ctx, "sparq_score", storage, SQ_SCORE_WG, dh, g, 0, 0, &score)) != SPARQ_SUCCESS ||
+        ((use_fused && (st = kernel_pipeline(ctx, "sparq_score_select", storage, SQ_SCORE_WG, dh, g, 0, fused_runs,
+                                             &fused)) != SPARQ_SUCCESS) ||
+         (use_score && (st = kernel_pipeline(ctx, "sparq_score", storage, SQ_SCORE_WG, dh, g, 0, 0, &score)) != SPARQ_SUCCESS) ||
          (use_rank && (st = kernel_pipeline(ctx, "sparq_rank", NULL, SQ_SCORE_WG, dh, g, 0, 0, &rank)) != SPARQ_SUCCESS) ||
          (use_small && (st = kernel_pipeline(ctx, "sparq_select_small", NULL, SQ_SCORE_WG, dh, g, small_keys, 0,
                                              &select_small)) != SPARQ_SUCCESS)))
@@ -320,9 +370,11 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
                            SQ_MERGE_WG, dh, g, SQ_SCORE_CHUNK, &merge)) != SPARQ_SUCCESS)
         return st;
 
-    *plan = (attend_plan){.ci = ci, .L = L, .r = r, .small_max = small_max, .use_small = use_small,
-                          .use_rank = use_rank, .score = score, .rank = rank, .select_small = select_small,
-                          .attend = attend, .merge = merge, .entries = entries, .q_elems = q_elems};
+    *plan = (attend_plan){.ci = ci, .L = L, .r = r, .fused_max = fused_max, .small_max = small_max,
+                          .use_fused = use_fused, .use_score = use_score, .use_small = use_small,
+                          .use_rank = use_rank, .fused = fused, .score = score, .rank = rank,
+                          .select_small = select_small, .attend = attend, .merge = merge, .entries = entries,
+                          .q_elems = q_elems};
     return SPARQ_SUCCESS;
 }
 
@@ -337,15 +389,16 @@ static uint32_t record_dispatches(sparq_cache *c, const sq_attend_params *p, con
     const struct sq_call_info ci = plan->ci;
     const layout L = plan->L;
     const uint32_t r = plan->r;
-    const VkPipeline score = plan->score, rank = plan->rank, select_small = plan->select_small, attend = plan->attend,
-                     merge = plan->merge;
-    const uint32_t small_max = plan->small_max;
-    const bool use_small = plan->use_small, use_rank = plan->use_rank;
+    const VkPipeline fused = plan->fused, score = plan->score, rank = plan->rank, select_small = plan->select_small,
+                     attend = plan->attend, merge = plan->merge;
+    const uint32_t fused_max = plan->fused_max, small_max = plan->small_max;
+    const bool use_fused = plan->use_fused, use_score = plan->use_score, use_small = plan->use_small,
+               use_rank = plan->use_rank;
     const VkDeviceAddress dev = scratch->address;
 
     VkBufferCopy copy_up = {.srcOffset = 0, .dstOffset = 0, .size = L.up_bytes};
     ctx->vk.vkCmdCopyBuffer(s->cmd, upload->buffer, scratch->buffer, 1, &copy_up);
-    if (p->sparq) /* sparq_rank adds into its first histograms (it clears the second itself) */
+    if (use_rank) /* sparq_rank adds into its first histograms (it clears the second itself) */
         ctx->vk.vkCmdFillBuffer(s->cmd, scratch->buffer, L.hist,
                                 (VkDeviceSize)n * c->n_kv_heads * SQ_RANK_BINS * sizeof(uint32_t), 0);
     sq_stream_barrier(ctx, s);
@@ -366,15 +419,25 @@ static uint32_t record_dispatches(sparq_cache *c, const sq_attend_params *p, con
     /* With stats, a timestamp after each stage gives the per-kernel split. */
     uint32_t stages = 0;
     if (p->sparq) {
-        sq_stream_dispatch(ctx, s, score, &push, ci.score_chunks, c->n_kv_heads, n);
+        /* Each kernel takes the slots the others leave (by length alone):
+         * no barrier between sparq_score_select and sparq_score, nor
+         * between the two selections. push.n_chunks: the longest slot
+         * sparq_score_select takes (score: the ones it skips). */
+        push.n_chunks = fused_max;
+        if (use_fused)
+            sq_stream_dispatch(ctx, s, fused, &push, 1, c->n_kv_heads, n);
+        if (use_score)
+            sq_stream_dispatch(ctx, s, score, &push, ci.score_chunks, c->n_kv_heads, n);
         if (p->stats)
             sq_stream_timestamp(ctx, s, ++stages);
-        sq_stream_barrier(ctx, s);
-        /* The two selections take disjoint slots: no barrier between them.
-         * push.n_chunks: the longest slot sparq_select_small takes. */
+        if (use_small || use_rank)
+            sq_stream_barrier(ctx, s);
+        /* sparq_select_small: slots in (span, n_chunks]; sparq_rank: longer. */
+        push.span = fused_max;
         push.n_chunks = small_max;
         if (use_small)
             sq_stream_dispatch(ctx, s, select_small, &push, 1, c->n_kv_heads, n);
+        push.n_chunks = small_max > fused_max ? small_max : fused_max;
         for (uint32_t phase = 0; use_rank && phase < SQ_RANK_PHASES; phase++) {
             push.span = phase;
             sq_stream_dispatch(ctx, s, rank, &push, ci.score_chunks, c->n_kv_heads, n);
@@ -475,7 +538,7 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
         memcpy(p->alpha, rb + L.out_bytes + L.sel_bytes, L.alpha_bytes);
     if (p->stats) {
         sparq_attend_stats stats = {.struct_size = p->stats->struct_size,
-                                    .dispatches = p->sparq ? 3 + (plan.use_small ? 1 : 0) +
+                                    .dispatches = p->sparq ? 2 + plan.use_fused + plan.use_score + plan.use_small +
                                                                  (plan.use_rank ? SQ_RANK_PHASES : 0)
                                                            : 2};
         stats.host_ns = t_recorded - t_start;

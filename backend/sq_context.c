@@ -290,6 +290,8 @@ sparq_status sq_context_new(const sparq_context_desc *desc, sparq_context **out)
     mtx_init(&ctx->pipeline_lock, mtx_plain);
     const char *small_max = getenv("SPARQ_DEBUG_SELECT_SMALL_MAX");
     ctx->debug_select_small_max = small_max && *small_max ? (uint32_t)strtoul(small_max, NULL, 10) : UINT32_MAX;
+    const char *fused_max = getenv("SPARQ_DEBUG_FUSED_MAX");
+    ctx->debug_fused_max = fused_max && *fused_max ? (uint32_t)strtoul(fused_max, NULL, 10) : UINT32_MAX;
     return SPARQ_SUCCESS;
 }
 

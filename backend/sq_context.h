@@ -40,6 +40,7 @@ struct sparq_context {
      * selection paths run at the small sizes a CPU device can afford.
      * UINT32_MAX when unset. */
     uint32_t debug_select_small_max;
+    uint32_t debug_fused_max; /* SPARQ_DEBUG_FUSED_MAX: caps sparq_score_select's slots */
 
     VkDevice device;
     struct VolkDeviceTable vk;

@@ -5,6 +5,7 @@
 //   z_j[t] = scale * sum_{i in i1} q_j[i] K[t][i] / sqrt(frac_j)
 // from the position-contiguous Kt (r contiguous runs), writes them, and the
 // chunk's per-head max and sum of exp for the softmax over all positions.
+// Slots of at most pc.n_chunks positions are left to sparq_score_select.
 // Grid: x = chunk of CHUNK = 4 * WG_SIZE positions, y = KV head, z = entry.
 #include "common.glsl"
 
@@ -23,8 +24,8 @@ void main()
     const Entry ent = get_entry(e);
     const CallInfo call = get_call();
     const uint S = ent.len;
-    if (c * CHUNK >= S)
-        return; // uniform: the whole workgroup leaves
+    if (c * CHUNK >= S || S <= pc.n_chunks)
+        return; // uniform: past the slot, or sparq_score_select's (pc.n_chunks: its limit)
     const uint r = min(pc.r, HEAD_DIM);
     const uint64_t qb = call.q + (uint64_t(e) * pc.n_kv_heads * GROUP + kv * GROUP) * HEAD_DIM * 4;
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "attention_harness.h"
@@ -216,6 +217,59 @@ static void test_sparq_ragged_batch(void **state)
     harness_finish();
 }
 
+/* Keys that repeat with a period of 5 positions: identical rows give
+ * identical approximate scores, so the (k - l)-th largest sits inside a
+ * class of about S / 5 equal keys and the selection must take exactly the
+ * ties it needs, in position order, on every selection path (or, when
+ * k - l is a whole class, none). */
+static void test_sparq_tied_keys(void **state)
+{
+    (void)state;
+    sparq_ref_rng rng;
+    harness_rng(&rng, "sparq tied keys");
+    static const struct {
+        uint32_t head_dim, n_kv_heads, group, length, r, k, l;
+    } cases[] = {
+        {64, 2, 1, 600, 8, 100, 20},
+        {64, 1, 1, 500, 8, 104, 5}, /* k - l = 99: exactly the top class of the 495 candidates */
+        {128, 1, 4, 1500, 16, 400, 16},
+        {64, 1, 8, 2100, 8, 700, 50},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        harness_cache hc;
+        harness_cache_create(&hc, &rng, 2, cases[i].n_kv_heads, cases[i].head_dim, cases[i].length, F32);
+        const size_t row = harness_row(&hc);
+        float *k, *v;
+        harness_make_kv(&hc, &rng, cases[i].length, &k, &v);
+        for (size_t t = 5; t < cases[i].length; t++)
+            memcpy(k + t * row, k + (t % 5) * row, row * sizeof(float));
+        const uint32_t slots[1] = {1};
+        assert_int_equal(harness_append(&hc, slots, 1, cases[i].length, k, v, F32), SPARQ_SUCCESS);
+        free(k);
+        free(v);
+        const uint32_t n_heads = cases[i].n_kv_heads * cases[i].group;
+        float *q = harness_make_queries(&hc, &rng, 1, n_heads, cases[i].r, F32, NORMAL);
+        harness_attend a = {
+            .mode = SPARQ_ATTENTION_SPARQ,
+            .n_slots = 1,
+            .slots = slots,
+            .n_heads = n_heads,
+            .io_dtype = F32,
+            .r = cases[i].r,
+            .k = cases[i].k,
+            .l = cases[i].l,
+            .q = q,
+            .want_selection = true,
+        };
+        char label[64];
+        snprintf(label, sizeof label, "sparq tied keys case %zu", i);
+        harness_run_and_check(&hc, &a, label);
+        free(q);
+        harness_cache_destroy(&hc);
+    }
+    harness_finish();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_sparq_all_positions_is_dense),
         cmocka_unit_test(test_sparq_defaults),
         cmocka_unit_test(test_sparq_ragged_batch),
+        cmocka_unit_test(test_sparq_tied_keys),
     };
     return cmocka_run_group_tests_name("sparq attention", tests, harness_group_setup, harness_group_teardown);
 }

@@ -98,18 +98,18 @@ sparq_status sparq_check_append(sparq_cache *c, const sparq_append_desc *user_de
     if (d.n_tokens > c->capacity)
         return sq_fail(SPARQ_ERROR_CAPACITY_EXCEEDED, "%s: %u tokens exceed the capacity of %u (nothing appended)", fn,
                        d.n_tokens, c->capacity);
-    /* Per-step calls (recorded appends above all) allocate nothing for
-     * the usual few slots. */
-    unsigned char seen_here[256] = {0};
-    unsigned char *seen = c->n_seqs <= sizeof seen_here ? seen_here : calloc(c->n_seqs, 1);
-    if (!seen)
-        return sq_fail(SPARQ_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    /* Distinct slots, checked with a bit per slot on the stack (8 KiB at
+     * most, only the cache's slots cleared): per-step calls allocate nothing. */
+    uint64_t seen[(SPARQ_MAX_SEQS + 63) / 64];
+    memset(seen, 0, (c->n_seqs + 63) / 64 * sizeof seen[0]);
     for (uint32_t i = 0; i < d.n_slots && st == SPARQ_SUCCESS; i++) {
-        if ((st = check_slot(c, d.slots[i], fn)) == SPARQ_SUCCESS && seen[d.slots[i]]++)
+        if ((st = check_slot(c, d.slots[i], fn)) != SPARQ_SUCCESS)
+            break;
+        const uint64_t bit = 1ull << (d.slots[i] % 64);
+        if (seen[d.slots[i] / 64] & bit)
             st = sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "%s: slot %u appears twice in slots", fn, d.slots[i]);
+        seen[d.slots[i] / 64] |= bit;
     }
-    if (seen != seen_here)
-        free(seen);
     if (st != SPARQ_SUCCESS)
         return st;
     *p = (sq_append_params){

@@ -294,6 +294,33 @@ static void test_cache_append(void **state)
     test_plugin_assert_no_validation_errors();
 }
 
+/* Slot lists on a cache of 300 slots: distinct ones are taken, and one
+ * that repeats is refused wherever it sits and whatever its bit word. */
+static void test_cache_append_many_slots(void **state)
+{
+    (void)state;
+    sparq_cache_desc cd = good_cache_desc();
+    cd.n_seqs = 300;
+    sparq_cache *cache = NULL;
+    TEST_SPARQ_OK(api->cache_create(context, &cd, &cache));
+    const uint32_t distinct[5] = {299, 5, 70, 134, 63};
+    sparq_append_desc desc = good_append_desc(distinct, 1, 1);
+    desc.n_slots = 5; /* one token each: 5 rows fit the token arrays */
+    TEST_SPARQ_OK(api->cache_append(cache, &desc));
+    const uint32_t repeated[3][4] = {{299, 70, 3, 299}, {64, 0, 128, 64}, {1, 2, 200, 200}};
+    for (int i = 0; i < 3; i++) {
+        desc.slots = repeated[i];
+        desc.n_slots = 4;
+        ASSERT_INVALID(api->cache_append(cache, &desc));
+    }
+    uint32_t lengths[300];
+    TEST_SPARQ_OK(api->cache_get_lengths(cache, 0, 300, lengths));
+    for (uint32_t slot = 0; slot < 300; slot++)
+        assert_int_equal(lengths[slot], slot == 299 || slot == 5 || slot == 70 || slot == 134 || slot == 63);
+    TEST_SPARQ_OK(api->cache_destroy(cache));
+    test_plugin_assert_no_validation_errors();
+}
+
 static void test_cache_truncate_and_reset(void **state)
 {
     sparq_cache *cache = *state;
@@ -412,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_cache_destroy_null),
         cmocka_unit_test_setup_teardown(test_context_destroy_with_live_cache, make_cache, destroy_cache),
         cmocka_unit_test_setup_teardown(test_cache_append, make_cache, destroy_cache),
+        cmocka_unit_test(test_cache_append_many_slots),
         cmocka_unit_test_setup_teardown(test_cache_truncate_and_reset, make_cache, destroy_cache),
         cmocka_unit_test_setup_teardown(test_cache_get_lengths, make_cache, destroy_cache),
         cmocka_unit_test_setup_teardown(test_cache_read, make_cache, destroy_cache),

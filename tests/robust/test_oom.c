@@ -6,6 +6,7 @@
  * no object, change no length, and leave every cache as it was: the caches
  * made before give bit-identical attention afterwards and still match the
  * float64 reference. Leaks are the sanitizer run's to find (.ci/sanitize).
+ * And once warm, decode steps allocate nothing at all.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -417,6 +418,57 @@ static void test_attend_scratch_growth_every_point(void **state)
     harness_finish();
 }
 
+/* Steady state allocates nothing: once a cache has served a step of each
+ * kind, appends of one token and attends (dense and SparQ) pass with every
+ * allocation after the first failing. The first is the one point every
+ * blocking call has, vkBeginCommandBuffer on the plugin's own stream; any
+ * buffer growth, pipeline or host allocation would be a second. (Scratch
+ * still grows, by half again, when a slot outgrows every earlier call's:
+ * a few times over a whole decode, never at every step.) */
+static void test_steady_state_allocates_nothing(void **state)
+{
+    (void)state;
+    sparq_ref_rng rng;
+    harness_rng(&rng, "steady state");
+    witness w;
+    witness_make(&w, &rng); /* one dense and one SparQ attend: pipelines and scratch exist */
+    float *k, *v;
+    harness_make_kv(&w.hc, &rng, 2, &k, &v);
+    TEST_SPARQ_OK(harness_append(&w.hc, w.slots, 2, 1, k, v, SPARQ_DTYPE_F32)); /* staging exists */
+    free(k);
+    free(v);
+    /* The hook counts afresh only when its value changes: alternate two
+     * values that both fail every allocation after the first. */
+    uint32_t calls = 0;
+#define ARM_ALL_BUT_FIRST() arm(1, calls++ % 2 ? 0u : 1000000u)
+    for (uint32_t step = 0; step < 16; step++) {
+        char label[64];
+        harness_make_kv(&w.hc, &rng, 2, &k, &v);
+        ARM_ALL_BUT_FIRST();
+        sparq_status st = harness_append(&w.hc, w.slots, 2, 1, k, v, SPARQ_DTYPE_F32);
+        disarm();
+        free(k);
+        free(v);
+        if (st != SPARQ_SUCCESS)
+            fail_msg("step %u: append allocated (status %d: %s)", step, (int)st, harness_api()->last_error());
+        for (int mode = 0; mode < 2; mode++) {
+            harness_result res;
+            ARM_ALL_BUT_FIRST();
+            st = harness_run(&w.hc, mode ? &w.sparq : &w.dense, &res);
+            disarm();
+            if (st != SPARQ_SUCCESS)
+                fail_msg("step %u: %s attend allocated (status %d: %s)", step, mode ? "sparq" : "dense", (int)st,
+                         harness_api()->last_error());
+            snprintf(label, sizeof label, "steady state step %u %s", step, mode ? "sparq" : "dense");
+            harness_check(&w.hc, mode ? &w.sparq : &w.dense, &res, label);
+            harness_result_free(&res);
+        }
+    }
+#undef ARM_ALL_BUT_FIRST
+    witness_free(&w);
+    harness_finish();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_context_create_every_point),
         cmocka_unit_test(test_append_every_point),
         cmocka_unit_test(test_attend_scratch_growth_every_point),
+        cmocka_unit_test(test_steady_state_allocates_nothing),
     };
     return cmocka_run_group_tests_name("oom", tests, harness_group_setup, harness_group_teardown);
 }

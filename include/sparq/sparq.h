@@ -329,7 +329,10 @@ typedef struct sparq_attend_stats {
     uint64_t gpu_ns;      /* out: GPU time of the attention work (timestamps around it) */
     uint64_t host_ns;     /* out: host time from entry until the work was submitted */
     /* out: GPU time of each stage, in order. Dense: attend, merge (then 0, 0).
-     * SparQ: approximate scores, selection, attend, merge. */
+     * SparQ: approximate scores, selection, attend, merge; where one kernel
+     * scores and selects a short slot, its time counts as scores and the
+     * selection stage holds only the longer slots' selection (near 0 when
+     * every slot is short). */
     uint64_t dispatch_ns[4];
 } sparq_attend_stats;
 

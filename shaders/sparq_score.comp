@@ -8,13 +8,10 @@
 // Slots of at most pc.n_chunks positions are left to sparq_score_select.
 // Grid: x = chunk of CHUNK = 4 * WG_SIZE positions, y = KV head, z = entry.
 #include "common.glsl"
+#include "query_components.glsl"
 
 const uint CHUNK = WG_SIZE * 4;
 
-shared float q_s[GROUP * HEAD_DIM];     // [j][i]
-shared float comp_score[HEAD_DIM];      // sum_j |q_j[i]|, NaN mapped to -1
-shared uint comp_index[HEAD_DIM];       // i1, by rank
-shared float head_factor[GROUP];
 shared vec2 chunk_stats[GROUP];
 
 void main()
@@ -29,41 +26,8 @@ void main()
     const uint r = min(pc.r, HEAD_DIM);
     const uint64_t qb = call.q + (uint64_t(e) * pc.n_kv_heads * GROUP + kv * GROUP) * HEAD_DIM * 4;
 
-    for (uint i = tid; i < GROUP * HEAD_DIM; i += WG_SIZE)
-        q_s[i] = FloatRef(qb).v[i];
-    barrier();
+    load_query_components(qb, r);
 
-    // i1: rank every component by its score (ties by index: a strict order,
-    // so ranks are a permutation and every slot of comp_index is written).
-    for (uint i = tid; i < HEAD_DIM; i += WG_SIZE) {
-        float a = 0.0;
-        [[unroll]] for (uint j = 0; j < GROUP; j++)
-            a += abs(q_s[j * HEAD_DIM + i]);
-        comp_score[i] = isnan(a) ? -1.0 : a;
-    }
-    barrier();
-    for (uint i = tid; i < HEAD_DIM; i += WG_SIZE) {
-        const float a = comp_score[i];
-        uint rank = 0;
-        for (uint o = 0; o < HEAD_DIM; o++) {
-            const float b = comp_score[o];
-            rank += (b > a || (b == a && o < i)) ? 1u : 0u;
-        }
-        comp_index[rank] = i;
-    }
-    barrier();
-    // frac_j = sum_{i in i1} |q_j[i]| / sum_i |q_j[i]|; a zero numerator
-    // gives z = 0 (the selected components of q_j are all zero).
-    for (uint j = tid; j < GROUP; j += WG_SIZE) {
-        float num = 0.0, den = 0.0;
-        for (uint i = 0; i < HEAD_DIM; i++)
-            den += abs(q_s[j * HEAD_DIM + i]);
-        for (uint m = 0; m < r; m++)
-            num += abs(q_s[j * HEAD_DIM + comp_index[m]]);
-        const float frac = den > 0.0 ? num / den : 1.0;
-        head_factor[j] = frac > 0.0 ? pc.scale / sqrt(frac) : 0.0;
-    }
-    barrier();
     // Approximate logits of 4 consecutive positions per thread.
     const uint t0 = c * CHUNK + tid * 4;
     const uint64_t ktb = head_block(ent.kt_base, kv);

@@ -22,6 +22,7 @@
 // over the workgroup: no histogram, atomics or contention.
 // Grid: x = 1, y = KV head, z = entry. pc.n_chunks: the longest slot taken.
 #include "common.glsl"
+#include "query_components.glsl"
 
 #ifndef RUNS_N
 #error "sparq_score_select needs RUNS_N (runs of 8 positions per invocation)"
@@ -32,10 +33,6 @@ const uint CHUNK = 1024;           // sparq_score's chunk: alpha_part's granular
 const uint LOW_BITS = 9;           // as selection.glsl
 const uint KEY_BITS = 31 - LOW_BITS; // compared bits of a key (rho >= 0: bit 31 is 0)
 
-shared float q_s[GROUP * HEAD_DIM];     // [j][i]
-shared float comp_score[HEAD_DIM];      // sum_j |q_j[i]|, NaN mapped to -1
-shared uint comp_index[HEAD_DIM];       // i1, by rank
-shared float head_factor[GROUP];
 shared uvec2 sum2_s[2][WG_SIZE];        // per-subgroup partial sums, double-buffered
 shared uint run_s[RUNS * WG_SIZE];      // per-subgroup run counts for the compaction
 
@@ -66,38 +63,7 @@ void main()
     const uint head = e * pc.n_kv_heads + kv;
     const uint64_t qb = call.q + uint64_t(head) * GROUP * HEAD_DIM * 4;
 
-    for (uint i = tid; i < GROUP * HEAD_DIM; i += WG_SIZE)
-        q_s[i] = FloatRef(qb).v[i];
-    barrier();
-
-    // i1 and frac_j exactly as sparq_score.
-    for (uint i = tid; i < HEAD_DIM; i += WG_SIZE) {
-        float a = 0.0;
-        [[unroll]] for (uint j = 0; j < GROUP; j++)
-            a += abs(q_s[j * HEAD_DIM + i]);
-        comp_score[i] = isnan(a) ? -1.0 : a;
-    }
-    barrier();
-    for (uint i = tid; i < HEAD_DIM; i += WG_SIZE) {
-        const float a = comp_score[i];
-        uint rank = 0;
-        for (uint o = 0; o < HEAD_DIM; o++) {
-            const float b = comp_score[o];
-            rank += (b > a || (b == a && o < i)) ? 1u : 0u;
-        }
-        comp_index[rank] = i;
-    }
-    barrier();
-    for (uint j = tid; j < GROUP; j += WG_SIZE) {
-        float num = 0.0, den = 0.0;
-        for (uint i = 0; i < HEAD_DIM; i++)
-            den += abs(q_s[j * HEAD_DIM + i]);
-        for (uint m = 0; m < r; m++)
-            num += abs(q_s[j * HEAD_DIM + comp_index[m]]);
-        const float frac = den > 0.0 ? num / den : 1.0;
-        head_factor[j] = frac > 0.0 ? pc.scale / sqrt(frac) : 0.0;
-    }
-    barrier();
+    load_query_components(qb, r);
 
     // Approximate logits of this invocation's runs, every row's loads of a
     // group of four rows in flight together. Runs past S are not read (a

@@ -155,16 +155,25 @@ static void fixture_down(fixture *f)
 }
 
 static const uint32_t slot0 = 0;
+/* One token's K (or V) of every KV head, and q (or out) of every head, as f32 bytes. */
+static const VkDeviceSize kv_bytes = KV * DH * sizeof(float), q_bytes = HEADS * DH * sizeof(float);
+
+/* An append of one token to slot 0 from device tensors in the fixture's
+ * buffer: K at offset 0, V right after it. */
+static sparq_append_desc one_token_append(const fixture *f)
+{
+    return (sparq_append_desc){.struct_size = sizeof(sparq_append_desc), .n_slots = 1, .slots = &slot0,
+                               .n_tokens = 1,
+                               .k_device = integration_tensor(&f->buf, 0, kv_bytes),
+                               .v_device = integration_tensor(&f->buf, kv_bytes, kv_bytes)};
+}
 
 static void test_bad_device_tensors(void **state)
 {
     (void)state;
     fixture f;
     fixture_up(&f, true);
-    const VkDeviceSize kv_bytes = KV * DH * sizeof(float), q_bytes = HEADS * DH * sizeof(float);
-    sparq_append_desc ad = {.struct_size = sizeof ad, .n_slots = 1, .slots = &slot0, .n_tokens = 1,
-                            .k_device = integration_tensor(&f.buf, 0, kv_bytes),
-                            .v_device = integration_tensor(&f.buf, kv_bytes, kv_bytes)};
+    sparq_append_desc ad = one_token_append(&f);
     TEST_SPARQ_OK(api->cache_append(f.cache, &ad));
     uint32_t len = 0;
 
@@ -233,10 +242,7 @@ static void test_bad_recording(void **state)
     (void)state;
     fixture f;
     fixture_up(&f, true);
-    const VkDeviceSize kv_bytes = KV * DH * sizeof(float), q_bytes = HEADS * DH * sizeof(float);
-    sparq_append_desc ad = {.struct_size = sizeof ad, .n_slots = 1, .slots = &slot0, .n_tokens = 1,
-                            .k_device = integration_tensor(&f.buf, 0, kv_bytes),
-                            .v_device = integration_tensor(&f.buf, kv_bytes, kv_bytes)};
+    sparq_append_desc ad = one_token_append(&f);
     sparq_vulkan_record rec = {.struct_size = sizeof rec, .frame = 1, .command_buffer = f.cmd};
     sparq_vulkan_record bad_rec = rec;
     bad_rec.frame = 2; /* frames_in_flight is 2 */
@@ -291,10 +297,7 @@ static void test_import_without_queue(void **state)
     (void)state;
     fixture f;
     fixture_up(&f, false);
-    const VkDeviceSize kv_bytes = KV * DH * sizeof(float), q_bytes = HEADS * DH * sizeof(float);
-    sparq_append_desc ad = {.struct_size = sizeof ad, .n_slots = 1, .slots = &slot0, .n_tokens = 1,
-                            .k_device = integration_tensor(&f.buf, 0, kv_bytes),
-                            .v_device = integration_tensor(&f.buf, kv_bytes, kv_bytes)};
+    sparq_append_desc ad = one_token_append(&f);
     ASSERT_REJECTED(api->cache_append(f.cache, &ad), SPARQ_ERROR_NOT_SUPPORTED);
     ASSERT_MESSAGE_NAMES("queue");
     sparq_vulkan_submit sub = {.struct_size = sizeof sub};

@@ -227,40 +227,27 @@ static void test_sparq_tied_keys(void **state)
     (void)state;
     sparq_ref_rng rng;
     harness_rng(&rng, "sparq tied keys");
-    static const struct {
-        uint32_t head_dim, n_kv_heads, group, length, r, k, l;
-    } cases[] = {
-        {64, 2, 1, 600, 8, 100, 20},
-        {64, 1, 1, 500, 8, 104, 5}, /* k - l = 99: exactly the top class of the 495 candidates */
-        {128, 1, 4, 1500, 16, 400, 16},
-        {64, 1, 8, 2100, 8, 700, 50},
+    static const sparq_case cases[] = {
+        {64, 2, 1, 600, 8, 100, 20, F32, F32, NORMAL, 0},
+        {64, 1, 1, 500, 8, 104, 5, F32, F32, NORMAL, 0}, /* k - l = 99: exactly the top class of the 495 candidates */
+        {128, 1, 4, 1500, 16, 400, 16, F32, F32, NORMAL, 0},
+        {64, 1, 8, 2100, 8, 700, 50, F32, F32, NORMAL, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const sparq_case *c = &cases[i];
         harness_cache hc;
-        harness_cache_create(&hc, &rng, 2, cases[i].n_kv_heads, cases[i].head_dim, cases[i].length, F32);
+        harness_cache_create(&hc, &rng, 2, c->n_kv_heads, c->head_dim, c->length, c->storage);
         const size_t row = harness_row(&hc);
         float *k, *v;
-        harness_make_kv(&hc, &rng, cases[i].length, &k, &v);
-        for (size_t t = 5; t < cases[i].length; t++)
+        harness_make_kv(&hc, &rng, c->length, &k, &v);
+        for (size_t t = 5; t < c->length; t++)
             memcpy(k + t * row, k + (t % 5) * row, row * sizeof(float));
         const uint32_t slots[1] = {1};
-        assert_int_equal(harness_append(&hc, slots, 1, cases[i].length, k, v, F32), SPARQ_SUCCESS);
+        assert_int_equal(harness_append(&hc, slots, 1, c->length, k, v, F32), SPARQ_SUCCESS);
         free(k);
         free(v);
-        const uint32_t n_heads = cases[i].n_kv_heads * cases[i].group;
-        float *q = harness_make_queries(&hc, &rng, 1, n_heads, cases[i].r, F32, NORMAL);
-        harness_attend a = {
-            .mode = SPARQ_ATTENTION_SPARQ,
-            .n_slots = 1,
-            .slots = slots,
-            .n_heads = n_heads,
-            .io_dtype = F32,
-            .r = cases[i].r,
-            .k = cases[i].k,
-            .l = cases[i].l,
-            .q = q,
-            .want_selection = true,
-        };
+        float *q = harness_make_queries(&hc, &rng, 1, c->n_kv_heads * c->group, c->r, c->io, c->focus);
+        harness_attend a = attend_of(c, slots, q);
         char label[64];
         snprintf(label, sizeof label, "sparq tied keys case %zu", i);
         harness_run_and_check(&hc, &a, label);

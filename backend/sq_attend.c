@@ -237,6 +237,7 @@ typedef struct attend_plan {
     uint32_t r;
     uint32_t fused_max;       /* the longest slot sparq_score_select takes */
     uint32_t small_max;       /* the longest slot sparq_select_small takes */
+    uint32_t unranked_max;    /* the longest slot sparq_rank leaves to the two above */
     bool use_fused, use_score, use_small, use_rank; /* which SparQ kernels run */
     VkPipeline fused, score, rank, select_small, attend, merge;
     struct sq_entry *entries; /* in the upload buffer: per-slot k for the read-back */
@@ -257,12 +258,11 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
     struct sq_call_info ci;
     memset(&ci, 0, sizeof ci);
     const uint32_t small_max = select_small_limit(ctx), fused_max = fused_limit(ctx, dh, g);
-    uint32_t s_max = 0, s_min = UINT32_MAX, s_small = 0, s_fused = 0, k_max = 1, r = 1;
+    uint32_t s_max = 0, s_small = 0, s_fused = 0, k_max = 1, r = 1;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t S = c->lengths[p->slots[i]], kk, ll;
         sq_resolve_sparq(dh, S, p->r, p->k, p->l, &r, &kk, &ll);
         s_max = S > s_max ? S : s_max;
-        s_min = S < s_min ? S : s_min;
         if (S <= fused_max && S > s_fused)
             s_fused = S;
         else if (S > fused_max && S <= small_max && S > s_small)
@@ -354,7 +354,8 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
         small_keys = small_max;
     const bool use_fused = p->sparq && s_fused > 0, use_score = p->sparq && s_max > fused_max;
     const bool use_small = p->sparq && s_small > 0;
-    const bool use_rank = p->sparq && s_max > (small_max > fused_max ? small_max : fused_max);
+    const uint32_t unranked_max = small_max > fused_max ? small_max : fused_max;
+    const bool use_rank = p->sparq && s_max > unranked_max;
     if (p->sparq &&
         ((use_fused && (st = kernel_pipeline(ctx, "sparq_score_select", storage, SQ_SCORE_WG, dh, g, 0, fused_runs,
                                              &fused)) != SPARQ_SUCCESS) ||
@@ -371,7 +372,7 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
         return st;
 
     *plan = (attend_plan){.ci = ci, .L = L, .r = r, .fused_max = fused_max, .small_max = small_max,
-                          .use_fused = use_fused, .use_score = use_score, .use_small = use_small,
+                          .unranked_max = unranked_max, .use_fused = use_fused, .use_score = use_score, .use_small = use_small,
                           .use_rank = use_rank, .fused = fused, .score = score, .rank = rank,
                           .select_small = select_small, .attend = attend, .merge = merge, .entries = entries,
                           .q_elems = q_elems};
@@ -391,7 +392,7 @@ static uint32_t record_dispatches(sparq_cache *c, const sq_attend_params *p, con
     const uint32_t r = plan->r;
     const VkPipeline fused = plan->fused, score = plan->score, rank = plan->rank, select_small = plan->select_small,
                      attend = plan->attend, merge = plan->merge;
-    const uint32_t fused_max = plan->fused_max, small_max = plan->small_max;
+    const uint32_t fused_max = plan->fused_max, small_max = plan->small_max, unranked_max = plan->unranked_max;
     const bool use_fused = plan->use_fused, use_score = plan->use_score, use_small = plan->use_small,
                use_rank = plan->use_rank;
     const VkDeviceAddress dev = scratch->address;
@@ -437,7 +438,7 @@ static uint32_t record_dispatches(sparq_cache *c, const sq_attend_params *p, con
         push.n_chunks = small_max;
         if (use_small)
             sq_stream_dispatch(ctx, s, select_small, &push, 1, c->n_kv_heads, n);
-        push.n_chunks = small_max > fused_max ? small_max : fused_max;
+        push.n_chunks = unranked_max;
         for (uint32_t phase = 0; use_rank && phase < SQ_RANK_PHASES; phase++) {
             push.span = phase;
             sq_stream_dispatch(ctx, s, rank, &push, ci.score_chunks, c->n_kv_heads, n);

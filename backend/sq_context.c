@@ -50,6 +50,13 @@ static bool env_true(const char *name)
     return v && *v && strcmp(v, "0") != 0;
 }
 
+/* A debug limit from the environment; UINT32_MAX (no limit) when unset. */
+static uint32_t env_limit(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? (uint32_t)strtoul(v, NULL, 10) : UINT32_MAX;
+}
+
 /* A compute queue family; one with timestamps if there is one. */
 static bool pick_queue_family(VkPhysicalDevice pd, uint32_t *family, uint32_t *timestamp_bits)
 {
@@ -288,10 +295,8 @@ sparq_status sq_context_new(const sparq_context_desc *desc, sparq_context **out)
     ctx->message_user_data = desc->message_user_data;
     mtx_init(&ctx->queue_lock, mtx_plain);
     mtx_init(&ctx->pipeline_lock, mtx_plain);
-    const char *small_max = getenv("SPARQ_DEBUG_SELECT_SMALL_MAX");
-    ctx->debug_select_small_max = small_max && *small_max ? (uint32_t)strtoul(small_max, NULL, 10) : UINT32_MAX;
-    const char *fused_max = getenv("SPARQ_DEBUG_FUSED_MAX");
-    ctx->debug_fused_max = fused_max && *fused_max ? (uint32_t)strtoul(fused_max, NULL, 10) : UINT32_MAX;
+    ctx->debug_select_small_max = env_limit("SPARQ_DEBUG_SELECT_SMALL_MAX");
+    ctx->debug_fused_max = env_limit("SPARQ_DEBUG_FUSED_MAX");
     return SPARQ_SUCCESS;
 }
 

@@ -4,14 +4,14 @@
 // the radix digits, the resolve step and the softmax normalisation.
 // Include after common.glsl; both kernels run with WG_SIZE = 256.
 //
-// Keys are the bits of rho = sum_j p_j >= 0 as unsigned integers (they order
-// like the values; NaN ranks lowest). The radix select looks at two
-// DIGIT_BITS-bit digits, bits 30..20 and 19..9; keys that differ only in
-// their low LOW_BITS bits (rho within 2^-14 relatively) count as equal.
+// Keys are ranking_key.glsl's (sparq_score_select compares the same ones).
+// The radix select looks at two DIGIT_BITS-bit digits, bits 30..20 and
+// 19..9, the KEY_BITS compared bits.
+
+#include "ranking_key.glsl"
 
 const uint DIGIT_BITS = 11;
 const uint BINS = 1u << DIGIT_BITS;
-const uint LOW_BITS = 9; // key bits below the second digit, ignored
 const uint BINS_PER_THREAD = BINS / WG_SIZE;
 
 shared vec2 head_norm[GROUP]; // (max, 1 / sum exp) of z_j over all positions
@@ -52,7 +52,7 @@ uint ranking_key(uint64_t zb, uint z_stride, uint t)
     float rho = 0.0;
     [[unroll]] for (uint j = 0; j < GROUP; j++)
         rho += approx_p(zb, z_stride, j, t);
-    return isnan(rho) ? 0u : floatBitsToUint(max(rho, 0.0));
+    return rho_key(rho);
 }
 
 // The digit that holds the still-th largest key, given this thread's

@@ -23,6 +23,7 @@
 // Grid: x = 1, y = KV head, z = entry. pc.n_chunks: the longest slot taken.
 #include "common.glsl"
 #include "query_components.glsl"
+#include "ranking_key.glsl"
 
 #ifndef RUNS_N
 #error "sparq_score_select needs RUNS_N (runs of 8 positions per invocation)"
@@ -30,8 +31,6 @@
 const uint RUNS = RUNS_N;
 const uint N = RUNS * 8;           // positions per invocation
 const uint CHUNK = 1024;           // sparq_score's chunk: alpha_part's granularity
-const uint LOW_BITS = 9;           // as selection.glsl
-const uint KEY_BITS = 31 - LOW_BITS; // compared bits of a key (rho >= 0: bit 31 is 0)
 
 shared uvec2 sum2_s[2][WG_SIZE];        // per-subgroup partial sums, double-buffered
 shared uint run_s[RUNS * WG_SIZE];      // per-subgroup run counts for the compaction
@@ -139,7 +138,7 @@ void main()
             float rho = 0.0;
             [[unroll]] for (uint j = 0; j < GROUP; j++)
                 rho += exp(z[j][b][u >> 2][u & 3] - head_norm[j].x) * head_norm[j].y;
-            key[b][u] = isnan(rho) ? 0u : floatBitsToUint(max(rho, 0.0));
+            key[b][u] = rho_key(rho);
         }
 
     // The compared bits of the need-th largest candidate key: a 4-ary

@@ -56,14 +56,17 @@ static harness_attend attend_of(const sparq_case *c, const uint32_t *slots, cons
     };
 }
 
-static void run_cases(const sparq_case *cases, size_t n, const char *stream)
+/* Each case on a cache that `make` creates, with its content in slot 1. */
+typedef void (*slot_maker)(harness_cache *hc, sparq_ref_rng *rng, const sparq_case *c);
+
+static void run_cases_on(const sparq_case *cases, size_t n, const char *stream, slot_maker make)
 {
     sparq_ref_rng rng;
     harness_rng(&rng, stream);
     for (size_t i = 0; i < n; i++) {
         const sparq_case *c = &cases[i];
         harness_cache hc;
-        make_single_slot(&hc, &rng, c);
+        make(&hc, &rng, c);
         const uint32_t slots[1] = {1};
         float *q = harness_make_queries(&hc, &rng, 1, c->n_kv_heads * c->group, c->r, c->io, c->focus);
         harness_attend a = attend_of(c, slots, q);
@@ -74,6 +77,11 @@ static void run_cases(const sparq_case *cases, size_t n, const char *stream)
         harness_cache_destroy(&hc);
     }
     harness_finish();
+}
+
+static void run_cases(const sparq_case *cases, size_t n, const char *stream)
+{
+    run_cases_on(cases, n, stream, make_single_slot);
 }
 
 /* k across 1, l, 16, 128, S - 1; r across 1, 8, head_dim; every head dim, odd chunk counts too. */
@@ -222,39 +230,30 @@ static void test_sparq_ragged_batch(void **state)
  * class of about S / 5 equal keys and the selection must take exactly the
  * ties it needs, in position order, on every selection path (or, when
  * k - l is a whole class, none). */
+static void make_tied_slot(harness_cache *hc, sparq_ref_rng *rng, const sparq_case *c)
+{
+    harness_cache_create(hc, rng, 2, c->n_kv_heads, c->head_dim, c->length, c->storage);
+    const size_t row = harness_row(hc);
+    float *k, *v;
+    harness_make_kv(hc, rng, c->length, &k, &v);
+    for (size_t t = 5; t < c->length; t++)
+        memcpy(k + t * row, k + (t % 5) * row, row * sizeof(float));
+    const uint32_t slots[1] = {1};
+    assert_int_equal(harness_append(hc, slots, 1, c->length, k, v, F32), SPARQ_SUCCESS);
+    free(k);
+    free(v);
+}
+
 static void test_sparq_tied_keys(void **state)
 {
     (void)state;
-    sparq_ref_rng rng;
-    harness_rng(&rng, "sparq tied keys");
     static const sparq_case cases[] = {
         {64, 2, 1, 600, 8, 100, 20, F32, F32, NORMAL, 0},
         {64, 1, 1, 500, 8, 104, 5, F32, F32, NORMAL, 0}, /* k - l = 99: exactly the top class of the 495 candidates */
         {128, 1, 4, 1500, 16, 400, 16, F32, F32, NORMAL, 0},
         {64, 1, 8, 2100, 8, 700, 50, F32, F32, NORMAL, 0},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const sparq_case *c = &cases[i];
-        harness_cache hc;
-        harness_cache_create(&hc, &rng, 2, c->n_kv_heads, c->head_dim, c->length, c->storage);
-        const size_t row = harness_row(&hc);
-        float *k, *v;
-        harness_make_kv(&hc, &rng, c->length, &k, &v);
-        for (size_t t = 5; t < c->length; t++)
-            memcpy(k + t * row, k + (t % 5) * row, row * sizeof(float));
-        const uint32_t slots[1] = {1};
-        assert_int_equal(harness_append(&hc, slots, 1, c->length, k, v, F32), SPARQ_SUCCESS);
-        free(k);
-        free(v);
-        float *q = harness_make_queries(&hc, &rng, 1, c->n_kv_heads * c->group, c->r, c->io, c->focus);
-        harness_attend a = attend_of(c, slots, q);
-        char label[64];
-        snprintf(label, sizeof label, "sparq tied keys case %zu", i);
-        harness_run_and_check(&hc, &a, label);
-        free(q);
-        harness_cache_destroy(&hc);
-    }
-    harness_finish();
+    run_cases_on(cases, sizeof cases / sizeof cases[0], "sparq tied keys", make_tied_slot);
 }
 
 int main(void)

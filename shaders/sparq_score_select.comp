@@ -172,21 +172,22 @@ void main()
     }
 
     // Compaction in position order (run-major, then invocation, then within
-    // the run): each run's count of sure positions and of ties, packed in
-    // 16-bit halves, placed after every earlier run's with one barrier.
-    uint run_count[RUNS];
+    // the run). Each run's positions taken for sure and its ties at the
+    // threshold, as 8-bit masks; their counts, packed in 16-bit halves,
+    // place the run after every earlier run's with one barrier.
+    uint sure_mask[RUNS], tie_mask[RUNS], run_count[RUNS];
     [[unroll]] for (uint b = 0; b < RUNS; b++) {
-        uint c = 0;
+        sure_mask[b] = tie_mask[b] = 0;
         [[unroll]] for (uint u = 0; u < 8; u++) {
             const uint t = 8 * (tid + WG_SIZE * b) + u;
-            if (t < S) {
-                const uint kk = key[b][u] >> LOW_BITS;
-                const bool sure = t >= n_cand || take_all || (radix && kk > threshold);
-                const bool tie = !sure && radix && kk == threshold;
-                c += sure ? 1u : tie ? 0x10000u : 0u;
-            }
+            const uint kk = key[b][u] >> LOW_BITS;
+            const bool sure = t >= n_cand || take_all || (radix && kk > threshold);
+            if (t < S)
+                sure_mask[b] |= (sure ? 1u : 0u) << u;
+            if (t < S && !sure && radix && kk == threshold)
+                tie_mask[b] |= 1u << u;
         }
-        run_count[b] = c;
+        run_count[b] = bitCount(sure_mask[b]) | (bitCount(tie_mask[b]) << 16);
     }
     uint run_before[RUNS];
     [[unroll]] for (uint b = 0; b < RUNS; b++) {
@@ -217,9 +218,8 @@ void main()
         uint place = (run_before[b] & 0xffffu) + min(tie_rank, ties);
         [[unroll]] for (uint u = 0; u < 8; u++) {
             const uint t = 8 * (tid + WG_SIZE * b) + u;
-            const uint kk = key[b][u] >> LOW_BITS;
-            bool take = t < S && (t >= n_cand || take_all || (radix && kk > threshold));
-            if (!take && t < S && radix && kk == threshold) {
+            bool take = (sure_mask[b] & (1u << u)) != 0;
+            if ((tie_mask[b] & (1u << u)) != 0) {
                 take = tie_rank < ties;
                 tie_rank++;
             }

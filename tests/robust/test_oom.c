@@ -418,6 +418,14 @@ static void test_attend_scratch_growth_every_point(void **state)
     harness_finish();
 }
 
+/* Arms the hook to fail every allocation after the first. It counts afresh
+ * only when its value changes, so successive calls alternate two values
+ * that mean the same. */
+static void arm_all_but_first(uint32_t *calls)
+{
+    arm(1, (*calls)++ % 2 ? 0u : 1000000u);
+}
+
 /* Steady state allocates nothing: once a cache has served a step of each
  * kind, appends of one token and attends (dense and SparQ) pass with every
  * allocation after the first failing. The first is the one point every
@@ -437,14 +445,11 @@ static void test_steady_state_allocates_nothing(void **state)
     TEST_SPARQ_OK(harness_append(&w.hc, w.slots, 2, 1, k, v, SPARQ_DTYPE_F32)); /* staging exists */
     free(k);
     free(v);
-    /* The hook counts afresh only when its value changes: alternate two
-     * values that both fail every allocation after the first. */
     uint32_t calls = 0;
-#define ARM_ALL_BUT_FIRST() arm(1, calls++ % 2 ? 0u : 1000000u)
     for (uint32_t step = 0; step < 16; step++) {
         char label[64];
         harness_make_kv(&w.hc, &rng, 2, &k, &v);
-        ARM_ALL_BUT_FIRST();
+        arm_all_but_first(&calls);
         sparq_status st = harness_append(&w.hc, w.slots, 2, 1, k, v, SPARQ_DTYPE_F32);
         disarm();
         free(k);
@@ -453,7 +458,7 @@ static void test_steady_state_allocates_nothing(void **state)
             fail_msg("step %u: append allocated (status %d: %s)", step, (int)st, harness_api()->last_error());
         for (int mode = 0; mode < 2; mode++) {
             harness_result res;
-            ARM_ALL_BUT_FIRST();
+            arm_all_but_first(&calls);
             st = harness_run(&w.hc, mode ? &w.sparq : &w.dense, &res);
             disarm();
             if (st != SPARQ_SUCCESS)
@@ -464,7 +469,6 @@ static void test_steady_state_allocates_nothing(void **state)
             harness_result_free(&res);
         }
     }
-#undef ARM_ALL_BUT_FIRST
     witness_free(&w);
     harness_finish();
 }

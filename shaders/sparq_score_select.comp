@@ -53,6 +53,12 @@ void main()
 {
     const uint kv = gl_WorkGroupID.y, e = gl_WorkGroupID.z;
     const uint tid = gl_LocalInvocationID.x;
+    // Positions go by subgroup order (subgroup, then lane), not by
+    // gl_LocalInvocationID: Vulkan does not tie the two together, and the
+    // compaction's subgroup scans must walk positions in order. With full
+    // subgroups (the usual case) this is a permutation of 0..WG_SIZE-1.
+    const uint inv = gl_NumSubgroups * gl_SubgroupSize == WG_SIZE
+                         ? gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID : tid;
     const Entry ent = get_entry(e);
     const CallInfo call = get_call();
     const uint S = ent.len, n_cand = S - ent.l, need = ent.k - ent.l;
@@ -77,7 +83,7 @@ void main()
     for (; m + 4 <= r; m += 4) {
         const uint i0 = comp_index[m], i1 = comp_index[m + 1], i2 = comp_index[m + 2], i3 = comp_index[m + 3];
         [[unroll]] for (uint b = 0; b < RUNS; b++) {
-            const uint t0 = 8 * (tid + WG_SIZE * b);
+            const uint t0 = 8 * (inv + WG_SIZE * b);
             if (t0 < S) {
                 vec4 k0[2], k1[2], k2[2], k3[2];
                 load8(ktb, i0 * pc.capacity + t0, k0[0], k0[1]);
@@ -94,7 +100,7 @@ void main()
     for (; m < r; m++) {
         const uint i = comp_index[m];
         [[unroll]] for (uint b = 0; b < RUNS; b++) {
-            const uint t0 = 8 * (tid + WG_SIZE * b);
+            const uint t0 = 8 * (inv + WG_SIZE * b);
             if (t0 < S) {
                 vec4 k[2];
                 load8(ktb, i * pc.capacity + t0, k[0], k[1]);
@@ -107,7 +113,7 @@ void main()
     [[unroll]] for (uint j = 0; j < GROUP; j++)
         [[unroll]] for (uint b = 0; b < RUNS; b++)
             [[unroll]] for (uint h = 0; h < 2; h++) {
-                const uint t0 = 8 * (tid + WG_SIZE * b) + 4 * h;
+                const uint t0 = 8 * (inv + WG_SIZE * b) + 4 * h;
                 const bvec4 valid = lessThan(uvec4(t0) + uvec4(0, 1, 2, 3), uvec4(S));
                 z[j][b][h] = mix(vec4(NEG_INF), z[j][b][h] * head_factor[j], valid);
             }
@@ -148,27 +154,37 @@ void main()
     const bool radix = !take_all && need > 0;
     uint threshold = 0, ties = 0;
     if (radix) {
-        uint buf = 0;
+        // upper: how many candidates lie above the range the prefix still
+        // spans (those of a larger prefix); at the end, above the
+        // threshold. It comes from the same sums as the threshold, so the
+        // two always agree: ties = need - upper is in [1, equal keys].
+        uint buf = 0, upper = 0;
         for (int bit = int(KEY_BITS) - 2; bit >= 0; bit -= 2) {
             const uint c1 = threshold | (1u << bit), c2 = threshold | (2u << bit), c3 = threshold | (3u << bit);
             uvec2 n = uvec2(0);
             [[unroll]] for (uint b = 0; b < RUNS; b++)
                 [[unroll]] for (uint u = 0; u < 8; u++) {
-                    const uint t = 8 * (tid + WG_SIZE * b) + u;
-                    const uint kk = t < n_cand ? key[b][u] >> LOW_BITS : 0u;
-                    n += uvec2((kk >= c1 ? 1u : 0u) | (kk >= c2 ? 0x10000u : 0u), kk >= c3 ? 1u : 0u);
+                    // Arithmetic, not branches: every lane reaches the sums.
+                    const uint t = 8 * (inv + WG_SIZE * b) + u;
+                    const uint kk = (key[b][u] >> LOW_BITS) * uint(t < n_cand);
+                    n += uvec2(uint(kk >= c1) | (uint(kk >= c2) << 16), uint(kk >= c3));
                 }
             n = wg_sum2(n, buf);
             buf ^= 1u;
-            threshold = n.y >= need ? c3 : (n.x >> 16) >= need ? c2 : (n.x & 0xffffu) >= need ? c1 : threshold;
-        }
-        uint above = 0;
-        [[unroll]] for (uint b = 0; b < RUNS; b++)
-            [[unroll]] for (uint u = 0; u < 8; u++) {
-                const uint t = 8 * (tid + WG_SIZE * b) + u;
-                above += t < n_cand && (key[b][u] >> LOW_BITS) > threshold ? 1u : 0u;
+            const uint n1 = n.x & 0xffffu, n2 = n.x >> 16, n3 = n.y;
+            if (n3 >= need) {
+                threshold = c3;
+            } else if (n2 >= need) {
+                threshold = c2;
+                upper = n3;
+            } else if (n1 >= need) {
+                threshold = c1;
+                upper = n2;
+            } else {
+                upper = n1;
             }
-        ties = need - wg_sum2(uvec2(above, 0), buf).x;
+        }
+        ties = need - upper;
     }
 
     // Compaction in position order (run-major, then invocation, then within
@@ -179,7 +195,7 @@ void main()
     [[unroll]] for (uint b = 0; b < RUNS; b++) {
         sure_mask[b] = tie_mask[b] = 0;
         [[unroll]] for (uint u = 0; u < 8; u++) {
-            const uint t = 8 * (tid + WG_SIZE * b) + u;
+            const uint t = 8 * (inv + WG_SIZE * b) + u;
             const uint kk = key[b][u] >> LOW_BITS;
             const bool sure = t >= n_cand || take_all || (radix && kk > threshold);
             if (t < S)
@@ -210,6 +226,7 @@ void main()
     }
 
     const uint64_t selb = call.sel + uint64_t(head) * call.k_stride * 4;
+    const uint n_taken = min(need, n_cand); // candidates selected
     float alpha_acc[GROUP];
     [[unroll]] for (uint j = 0; j < GROUP; j++)
         alpha_acc[j] = 0.0;
@@ -217,14 +234,17 @@ void main()
         uint tie_rank = run_before[b] >> 16;
         uint place = (run_before[b] & 0xffffu) + min(tie_rank, ties);
         [[unroll]] for (uint u = 0; u < 8; u++) {
-            const uint t = 8 * (tid + WG_SIZE * b) + u;
+            const uint t = 8 * (inv + WG_SIZE * b) + u;
             bool take = (sure_mask[b] & (1u << u)) != 0;
             if ((tie_mask[b] & (1u << u)) != 0) {
                 take = tie_rank < ties;
                 tie_rank++;
             }
             if (take) {
-                UintRef(selb).v[min(place, call.k_stride - 1)] = t;
+                // The window has fixed places after the candidates: nothing
+                // a candidate's place could be wrong by can displace it.
+                const uint at = t >= n_cand ? n_taken + (t - n_cand) : min(place, n_taken - 1);
+                UintRef(selb).v[min(at, call.k_stride - 1)] = t;
                 place++;
                 if (GROUP == 1) // p_0 is the key's own value: z need not stay live
                     alpha_acc[0] += uintBitsToFloat(key[b][u]);

@@ -530,6 +530,30 @@ static void describe(char *buf, size_t size, const harness_cache *hc, const harn
              dtype_name(a->io_dtype));
 }
 
+/* The device's selection as ascending runs ("3-7 9 12-20"), some runs to a
+ * line, so that a failed check shows what was chosen, not only the first
+ * fault found. */
+static void print_selection(const uint32_t *sel, uint32_t n)
+{
+    print_error("device selection (%u entries):\n", n);
+    char line[160];
+    size_t at = 0;
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i;
+        while (j + 1 < n && sel[j + 1] == sel[j] + 1)
+            j++;
+        if (j > i)
+            at += (size_t)snprintf(line + at, sizeof line - at, " %u-%u", sel[i], sel[j]);
+        else
+            at += (size_t)snprintf(line + at, sizeof line - at, " %u", sel[i]);
+        i = j + 1;
+        if (at > sizeof line - 24 || i == n) {
+            print_error("  %s\n", line);
+            at = 0;
+        }
+    }
+}
+
 static void compare_heads(const char *what, const char *where, const float *got, const double *want, uint32_t group,
                           uint32_t dh, double tol)
 {
@@ -582,8 +606,10 @@ static void check(const harness_cache *hc, const harness_attend *a, const harnes
             const uint32_t *sel = res->selected + ((size_t)s * nkv + h) * res->selected_stride;
             const char *bad = sparq_ref_check_selection(&ranking, params, sel, params.k, SELECTION_REL_TOL,
                                                         SELECTION_ABS_TOL, message, sizeof message);
-            if (bad)
+            if (bad) {
+                print_selection(sel, params.k < slot.length ? params.k : slot.length);
                 fail_msg("%s KV head %u: invalid selection: %s", where, h, bad);
+            }
             bool realloc = !(a->flags & SPARQ_ATTEND_NO_MEAN_REALLOCATION);
             assert_int_equal(sparq_ref_sparq_output(&problem, &ranking, sel, params.k, realloc, want, alpha), 0);
             compare_heads("sparq output given the device's selection", where, got, want, group, dh, tol);

@@ -177,8 +177,23 @@ float wg_sum(float x)
     return t;
 }
 
-// Exclusive prefix sum of v over the workgroup in invocation order; `total`
-// gets the sum of all. Contains barriers: call from uniform control flow.
+// This invocation's index in subgroup order (subgroup, then lane): the
+// order of wg_exclusive_scan and of every subgroup scan. Vulkan does not tie
+// it to gl_LocalInvocationID (on an NVIDIA H200, sparq_score_select run at
+// 512 invocations per workgroup placed positions out of order until it
+// numbered them this way), so the kernels whose results depend on the order
+// (the selections) number their positions and bins by this. A
+// permutation of 0..WG_SIZE-1 when subgroups are full, as they are for
+// these workgroup sizes on the devices we know; gl_LocalInvocationIndex
+// where they are not.
+uint wg_ordered_index()
+{
+    return gl_NumSubgroups * gl_SubgroupSize == WG_SIZE ? gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID
+                                                        : gl_LocalInvocationIndex;
+}
+
+// Exclusive prefix sum of v over the workgroup in wg_ordered_index order;
+// `total` gets the sum of all. Contains barriers: call from uniform control flow.
 uint wg_exclusive_scan(uint v, out uint total)
 {
     uint ex = subgroupExclusiveAdd(v);

@@ -22,7 +22,7 @@ shared uint found_digit, found_still;
 // n_chunks chunks. Uniform control flow (contains barriers).
 void load_head_norm(uint64_t sb, uint n_chunks)
 {
-    const uint tid = gl_LocalInvocationID.x;
+    const uint tid = wg_ordered_index();
     [[unroll]] for (uint j = 0; j < GROUP; j++) {
         float m = NEG_INF;
         for (uint x = tid; x < n_chunks; x += WG_SIZE)
@@ -62,7 +62,7 @@ uint ranking_key(uint64_t zb, uint z_stride, uint t)
 // take. Uniform control flow (contains barriers).
 uint resolve_digit(uint counts[BINS_PER_THREAD], uint still, out uint still_out)
 {
-    const uint top = BINS - 1 - gl_LocalInvocationID.x * BINS_PER_THREAD;
+    const uint top = BINS - 1 - wg_ordered_index() * BINS_PER_THREAD;
     uint mine = 0;
     [[unroll]] for (uint b = 0; b < BINS_PER_THREAD; b++)
         mine += counts[b];
@@ -86,7 +86,7 @@ uint resolve_digit(uint counts[BINS_PER_THREAD], uint still, out uint still_out)
 
 void clear_hist()
 {
-    for (uint i = gl_LocalInvocationID.x; i < BINS; i += WG_SIZE)
+    for (uint i = wg_ordered_index(); i < BINS; i += WG_SIZE)
         hist_s[i] = 0;
     barrier();
 }

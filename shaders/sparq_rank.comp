@@ -32,7 +32,7 @@ const uint CHUNK = WG_SIZE * 4; // the backend runs this with WG_SIZE = 256
 // resolve_digit on the global histogram at histb.
 uint resolve(uint64_t histb, uint still, out uint still_out)
 {
-    const uint top = BINS - 1 - gl_LocalInvocationID.x * BINS_PER_THREAD;
+    const uint top = BINS - 1 - wg_ordered_index() * BINS_PER_THREAD;
     uint counts[BINS_PER_THREAD];
     [[unroll]] for (uint b = 0; b < BINS_PER_THREAD; b++)
         counts[b] = UintRef(histb).v[top - b];
@@ -42,7 +42,7 @@ uint resolve(uint64_t histb, uint still, out uint still_out)
 void flush_hist(uint64_t histb)
 {
     barrier();
-    for (uint bin = gl_LocalInvocationID.x; bin < BINS; bin += WG_SIZE) {
+    for (uint bin = wg_ordered_index(); bin < BINS; bin += WG_SIZE) {
         const uint n = hist_s[bin];
         if (n != 0)
             atomicAdd(UintRef(histb).v[bin], n);
@@ -52,7 +52,7 @@ void flush_hist(uint64_t histb)
 void main()
 {
     const uint c = gl_WorkGroupID.x, kv = gl_WorkGroupID.y, e = gl_WorkGroupID.z;
-    const uint tid = gl_LocalInvocationID.x;
+    const uint tid = wg_ordered_index();
     const uint phase = pc.span;
     const Entry ent = get_entry(e);
     const CallInfo call = get_call();

@@ -9,8 +9,8 @@
 // selection mostly hides behind the read it depends on.
 //
 // Each invocation holds RUNS runs of 8 consecutive positions, run b of
-// invocation i starting at 8 * (i + WG_SIZE * b): each run is one 16-byte
-// load of f16 Kt per row, and a subgroup's loads are contiguous. The
+// invocation i (wg_ordered_index) starting at 8 * (i + WG_SIZE * b): a run is
+// one 16-byte load of f16 Kt per row, and a subgroup's loads are contiguous. The
 // backend runs it with WG_SIZE = 256 for slots of at most
 // 8 * WG_SIZE * RUNS positions (and RUNS * 8 * (GROUP + 1) registers of
 // values), and leaves longer slots to sparq_score and the selection kernels.
@@ -53,12 +53,7 @@ void main()
 {
     const uint kv = gl_WorkGroupID.y, e = gl_WorkGroupID.z;
     const uint tid = gl_LocalInvocationID.x;
-    // Positions go by subgroup order (subgroup, then lane), not by
-    // gl_LocalInvocationID: Vulkan does not tie the two together, and the
-    // compaction's subgroup scans must walk positions in order. With full
-    // subgroups (the usual case) this is a permutation of 0..WG_SIZE-1.
-    const uint inv = gl_NumSubgroups * gl_SubgroupSize == WG_SIZE
-                         ? gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID : tid;
+    const uint inv = wg_ordered_index(); // positions go by the order of the subgroup scans
     const Entry ent = get_entry(e);
     const CallInfo call = get_call();
     const uint S = ent.len, n_cand = S - ent.l, need = ent.k - ent.l;

@@ -28,7 +28,7 @@ shared float alpha_s[WG_SIZE];
 // resolve_digit on the histogram in shared memory.
 uint resolve_shared(uint still, out uint still_out)
 {
-    const uint top = BINS - 1 - gl_LocalInvocationID.x * BINS_PER_THREAD;
+    const uint top = BINS - 1 - wg_ordered_index() * BINS_PER_THREAD;
     uint counts[BINS_PER_THREAD];
     [[unroll]] for (uint b = 0; b < BINS_PER_THREAD; b++)
         counts[b] = hist_s[top - b];
@@ -38,7 +38,7 @@ uint resolve_shared(uint still, out uint still_out)
 void main()
 {
     const uint kv = gl_WorkGroupID.y, e = gl_WorkGroupID.z;
-    const uint tid = gl_LocalInvocationID.x;
+    const uint tid = wg_ordered_index();
     const Entry ent = get_entry(e);
     const CallInfo call = get_call();
     const uint S = ent.len, n_cand = S - ent.l, need = ent.k - ent.l;

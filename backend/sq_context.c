@@ -297,6 +297,7 @@ sparq_status sq_context_new(const sparq_context_desc *desc, sparq_context **out)
     mtx_init(&ctx->pipeline_lock, mtx_plain);
     ctx->debug_select_small_max = env_limit("SPARQ_DEBUG_SELECT_SMALL_MAX");
     ctx->debug_fused_max = env_limit("SPARQ_DEBUG_FUSED_MAX");
+    ctx->debug_select_regs_max = env_limit("SPARQ_DEBUG_SELECT_REGS_MAX");
     return SPARQ_SUCCESS;
 }
 

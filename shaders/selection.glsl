@@ -9,51 +9,14 @@
 // 19..9, the KEY_BITS compared bits.
 
 #include "ranking_key.glsl"
+#include "logit_norm.glsl"
 
 const uint DIGIT_BITS = 11;
 const uint BINS = 1u << DIGIT_BITS;
 const uint BINS_PER_THREAD = BINS / WG_SIZE;
 
-shared vec2 head_norm[GROUP]; // (max, 1 / sum exp) of z_j over all positions
 shared uint hist_s[BINS];
 shared uint found_digit, found_still;
-
-// head_norm from the per-chunk (max, sum exp) of sparq_score at sb, for
-// n_chunks chunks. Uniform control flow (contains barriers).
-void load_head_norm(uint64_t sb, uint n_chunks)
-{
-    const uint tid = wg_ordered_index();
-    [[unroll]] for (uint j = 0; j < GROUP; j++) {
-        float m = NEG_INF;
-        for (uint x = tid; x < n_chunks; x += WG_SIZE)
-            m = max(m, Vec2Ref(sb).v[x * GROUP + j].x);
-        m = wg_max(m);
-        float sum = 0.0;
-        for (uint x = tid; x < n_chunks; x += WG_SIZE) {
-            const vec2 st = Vec2Ref(sb).v[x * GROUP + j];
-            sum += st.x == NEG_INF ? 0.0 : st.y * exp(st.x - m);
-        }
-        sum = wg_sum(sum);
-        if (tid == 0)
-            head_norm[j] = vec2(m, 1.0 / sum);
-    }
-    barrier();
-}
-
-// p_j[t], the approximate probability of head j at position t (z at zb).
-float approx_p(uint64_t zb, uint z_stride, uint j, uint t)
-{
-    return exp(FloatRef(zb).v[j * z_stride + t] - head_norm[j].x) * head_norm[j].y;
-}
-
-// The ranking key of position t.
-uint ranking_key(uint64_t zb, uint z_stride, uint t)
-{
-    float rho = 0.0;
-    [[unroll]] for (uint j = 0; j < GROUP; j++)
-        rho += approx_p(zb, z_stride, j, t);
-    return rho_key(rho);
-}
 
 // The digit that holds the still-th largest key, given this thread's
 // counts[b] of digit BINS - 1 - tid * BINS_PER_THREAD - b (thread 0 owns the

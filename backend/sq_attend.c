@@ -440,6 +440,14 @@ static uint32_t record_dispatches(sparq_cache *c, const sq_attend_params *p, con
 
     VkBufferCopy copy_up = {.srcOffset = 0, .dstOffset = 0, .size = L.up_bytes};
     ctx->vk.vkCmdCopyBuffer(s->cmd, upload->buffer, scratch->buffer, 1, &copy_up);
+    if (p->sparq && ctx->debug_poison_scratch) {
+        /* Tests: a position or alpha share a selection kernel fails to
+         * write reads back as 0xffffffff (or NaN), not as a stale value of
+         * an earlier call that may look right. */
+        ctx->vk.vkCmdFillBuffer(s->cmd, scratch->buffer, L.sel, L.sel_bytes, 0xffffffffu);
+        ctx->vk.vkCmdFillBuffer(s->cmd, scratch->buffer, L.alpha_part,
+                                (VkDeviceSize)n * c->n_kv_heads * ci.score_chunks * g * sizeof(float), 0x7fc00000u);
+    }
     if (use_rank) /* sparq_rank adds into its first histograms (it clears the second itself) */
         ctx->vk.vkCmdFillBuffer(s->cmd, scratch->buffer, L.hist,
                                 (VkDeviceSize)n * c->n_kv_heads * SQ_RANK_BINS * sizeof(uint32_t), 0);

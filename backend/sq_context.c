@@ -298,6 +298,7 @@ sparq_status sq_context_new(const sparq_context_desc *desc, sparq_context **out)
     ctx->debug_select_small_max = env_limit("SPARQ_DEBUG_SELECT_SMALL_MAX");
     ctx->debug_fused_max = env_limit("SPARQ_DEBUG_FUSED_MAX");
     ctx->debug_select_regs_max = env_limit("SPARQ_DEBUG_SELECT_REGS_MAX");
+    ctx->debug_poison_scratch = env_limit("SPARQ_DEBUG_POISON_SCRATCH") == 1;
     return SPARQ_SUCCESS;
 }
 

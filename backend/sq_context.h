@@ -42,6 +42,7 @@ struct sparq_context {
     uint32_t debug_select_small_max;
     uint32_t debug_fused_max; /* SPARQ_DEBUG_FUSED_MAX: caps sparq_score_select's slots */
     uint32_t debug_select_regs_max; /* SPARQ_DEBUG_SELECT_REGS_MAX: sparq_select_regs's slots (unset: none) */
+    bool debug_poison_scratch; /* SPARQ_DEBUG_POISON_SCRATCH: fill the selection's scratch before each call */
 
     VkDevice device;
     struct VolkDeviceTable vk;

@@ -106,13 +106,14 @@ static uint32_t attend_rows_per_block(uint32_t group)
 }
 
 /* Lanes that share a K/V row in attend.comp: the largest power of two no
- * larger than the row's 8-element chunks or the subgroup, so a row is one
+ * larger than the row's 8-element chunks or the subgroup (or
+ * SPARQ_DEBUG_ATTEND_LANES, to time narrower lane groups), so a row is one
  * contiguous run and its shuffles stay inside one subgroup. Where it does
  * not divide the chunks, some lanes take one chunk fewer. */
 static uint32_t attend_lanes_per_row(const sparq_context *ctx, uint32_t dh)
 {
     uint32_t kl = 1;
-    while (kl * 2 <= dh / 8 && kl * 2 <= ctx->info.subgroup_size)
+    while (kl * 2 <= dh / 8 && kl * 2 <= ctx->info.subgroup_size && kl * 2 <= ctx->debug_attend_lanes)
         kl *= 2;
     return kl;
 }

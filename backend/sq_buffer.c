@@ -103,6 +103,10 @@ sparq_status sq_buffer_create(sparq_context *ctx, VkDeviceSize size, sq_memory_k
 
 void sq_buffer_destroy(sparq_context *ctx, sq_buffer *b)
 {
+    if (atomic_load(&ctx->hung)) { /* a submission may still use it: leave it to the driver */
+        memset(b, 0, sizeof *b);
+        return;
+    }
     if (b->buffer != VK_NULL_HANDLE)
         ctx->vk.vkDestroyBuffer(ctx->device, b->buffer, NULL);
     if (b->memory != VK_NULL_HANDLE)

@@ -299,6 +299,7 @@ sparq_status sq_context_new(const sparq_context_desc *desc, sparq_context **out)
     ctx->debug_fused_max = env_limit("SPARQ_DEBUG_FUSED_MAX");
     ctx->debug_select_regs_max = env_limit("SPARQ_DEBUG_SELECT_REGS_MAX");
     ctx->debug_poison_scratch = env_limit("SPARQ_DEBUG_POISON_SCRATCH") == 1;
+    ctx->debug_attend_lanes = env_limit("SPARQ_DEBUG_ATTEND_LANES");
     return SPARQ_SUCCESS;
 }
 
@@ -329,7 +330,10 @@ sparq_status sq_context_destroy(sparq_context *ctx)
     if (live)
         return sq_fail(SPARQ_ERROR_INVALID_ARGUMENT, "context_destroy: %u cache(s) of this context are still alive",
                        live);
-    if (ctx->device) {
+    /* After a hang, the device and what it may still use are left to the
+     * driver (and the process's exit) rather than destroyed in use. */
+    const bool hung = atomic_load(&ctx->hung);
+    if (ctx->device && !hung) {
         /* An imported device is the host's: it may be busy with the host's
          * own work, so only the plugin's own submissions are waited for
          * (every context-level one already was). */
@@ -347,7 +351,7 @@ sparq_status sq_context_destroy(sparq_context *ctx)
     }
     free(ctx->pipelines);
     free(ctx->pipeline_keys);
-    if (!ctx->imported)
+    if (!ctx->imported && !hung)
         sq_instance_destroy(ctx->instance, ctx->messenger);
     mtx_destroy(&ctx->queue_lock);
     mtx_destroy(&ctx->pipeline_lock);

@@ -42,6 +42,7 @@ struct sparq_context {
     uint32_t debug_select_small_max;
     uint32_t debug_fused_max; /* SPARQ_DEBUG_FUSED_MAX: caps sparq_score_select's slots */
     uint32_t debug_select_regs_max; /* SPARQ_DEBUG_SELECT_REGS_MAX: sparq_select_regs's slots (unset: none) */
+    uint32_t debug_attend_lanes; /* SPARQ_DEBUG_ATTEND_LANES: caps attend's lanes per row */
     bool debug_poison_scratch; /* SPARQ_DEBUG_POISON_SCRATCH: fill the selection's scratch before each call */
 
     VkDevice device;
@@ -66,6 +67,9 @@ struct sparq_context {
 
     atomic_uint live_caches;
     atomic_bool lost;
+    /* A submission still ran after its wait timed out twice: from then on
+     * nothing the device may use is freed (sq_stream_destroy). */
+    atomic_bool hung;
 
     /* ABI 1.1: the instance, device and queue belong to the host
      * (sparq_vulkan_import); the plugin never destroys them. queue may be

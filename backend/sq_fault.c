@@ -68,6 +68,14 @@ bool sq_fault_device_lost(void)
     return count_event(&submissions);
 }
 
+uint64_t sq_fault_fence_timeout_ns(uint64_t normal)
+{
+    const char *v = getenv("SPARQ_DEBUG_FENCE_TIMEOUT_MS");
+    char *end = NULL;
+    const unsigned long long ms = v && *v ? strtoull(v, &end, 10) : 0;
+    return v && *v && end != v ? (uint64_t)ms * 1000000u : normal;
+}
+
 void *sq_calloc(size_t count, size_t size)
 {
     return sq_fault_allocation() ? NULL : calloc(count, size);

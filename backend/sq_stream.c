@@ -51,6 +51,15 @@ sparq_status sq_stream_create(sparq_context *ctx, sq_stream *s)
 
 void sq_stream_destroy(sparq_context *ctx, sq_stream *s)
 {
+    if (s->in_flight) {
+        const VkResult res = ctx->vk.vkWaitForFences(ctx->device, 1, &s->fence, VK_TRUE,
+                                                     sq_fault_fence_timeout_ns(SQ_FENCE_TIMEOUT_NS));
+        if (res == VK_TIMEOUT) {
+            atomic_store(&ctx->hung, true);
+            memset(s, 0, sizeof *s); /* still running: never free what the device may use */
+            return;
+        }
+    }
     if (s->queries)
         ctx->vk.vkDestroyQueryPool(ctx->device, s->queries, NULL);
     if (s->fence)
@@ -102,8 +111,13 @@ sparq_status sq_stream_submit_wait(sparq_context *ctx, sq_stream *s)
         res = ctx->vk.vkQueueSubmit(ctx->queue, 1, &submit, s->fence);
         mtx_unlock(&ctx->queue_lock);
     }
-    if (res == VK_SUCCESS)
-        res = ctx->vk.vkWaitForFences(ctx->device, 1, &s->fence, VK_TRUE, SQ_FENCE_TIMEOUT_NS);
+    if (res == VK_SUCCESS) {
+        s->in_flight = true;
+        res = ctx->vk.vkWaitForFences(ctx->device, 1, &s->fence, VK_TRUE,
+                                      sq_fault_fence_timeout_ns(SQ_FENCE_TIMEOUT_NS));
+        if (res == VK_SUCCESS)
+            s->in_flight = false;
+    }
     if (res == VK_TIMEOUT || res == VK_ERROR_DEVICE_LOST) {
         atomic_store(&ctx->lost, true);
         return sq_fail(SPARQ_ERROR_DEVICE_LOST, "the device was lost or hung (%s); destroy the context",

@@ -18,9 +18,13 @@ typedef struct sq_stream {
     VkCommandBuffer cmd;
     VkFence fence;
     VkQueryPool queries; /* SQ_STREAM_TIMESTAMPS marks; VK_NULL_HANDLE without timestamp support */
+    bool in_flight;      /* submitted, and its fence not yet seen signaled (a wait timed out) */
 } sq_stream;
 
 sparq_status sq_stream_create(struct sparq_context *ctx, sq_stream *stream);
+/* Destroys the stream's objects. A submission whose wait timed out is
+ * waited for once more (up to the same timeout); if it is still running,
+ * the objects are left to the driver rather than destroyed in use. */
 void sq_stream_destroy(struct sparq_context *ctx, sq_stream *stream);
 
 /* Resets and begins the command buffer. */

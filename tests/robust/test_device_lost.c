@@ -156,6 +156,35 @@ static void test_lost_during_attend(void **state)
     harness_finish();
 }
 
+/* A hung device: an attend whose wait times out (SPARQ_DEBUG_FENCE_TIMEOUT_MS
+ * makes lavapipe's slow dense attend look so) reports a lost device, and
+ * destroying the cache and the context then waits for the work still
+ * running instead of destroying what it uses (validation would say so). */
+static void test_hung_attend(void **state)
+{
+    (void)state;
+    sparq_ref_rng rng;
+    harness_rng(&rng, "hung attend");
+    harness_cache a;
+    harness_cache_create(&a, &rng, 1, 2, 128, 16384, SPARQ_DTYPE_F32);
+    harness_fill(&a, &rng, 0, 16384, 0, SPARQ_DTYPE_F32);
+    const uint32_t slot = 0;
+    float *q = harness_make_queries(&a, &rng, 1, 8, 16, SPARQ_DTYPE_F32, SPARQ_REF_FOCUS_NORMAL);
+    harness_attend at = {.mode = SPARQ_ATTENTION_DENSE, .n_slots = 1, .slots = &slot, .n_heads = 8,
+                         .io_dtype = SPARQ_DTYPE_F32, .q = q};
+    harness_result res;
+    assert_int_equal(setenv("SPARQ_DEBUG_FENCE_TIMEOUT_MS", "0", 1), 0);
+    const sparq_status st = harness_run(&a, &at, &res);
+    assert_int_equal(unsetenv("SPARQ_DEBUG_FENCE_TIMEOUT_MS"), 0);
+    assert_lost(st, "the attend whose wait timed out");
+    harness_result_free(&res);
+    free(q);
+    harness_cache_destroy(&a);
+    assert_int_equal(harness_group_teardown(NULL), 0);
+    assert_int_equal(harness_group_setup(NULL), 0);
+    harness_finish();
+}
+
 /* A loss during context_create (its self-test is the first submission). */
 static void test_lost_during_context_create(void **state)
 {
@@ -178,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_lost_device),
         cmocka_unit_test(test_lost_during_attend),
         cmocka_unit_test(test_lost_during_context_create),
+        cmocka_unit_test(test_hung_attend),
     };
     return cmocka_run_group_tests_name("device_lost", tests, harness_group_setup, harness_group_teardown);
 }

@@ -11,8 +11,10 @@
 #   bench.{txt,csv,json}          the full suite, default kernels
 #   unfused.{txt,csv}             mha16, paper with SPARQ_DEBUG_FUSED_MAX=0 (previous kernels)
 #   regs.{txt,csv}                long1, batch8 with SPARQ_DEBUG_SELECT_REGS_MAX=32768
+#   lanes8.{txt,csv}              long1, batch8 with SPARQ_DEBUG_ATTEND_LANES=8 (attend's
+#                                 8-lane groups: two chunks per lane, fewer shuffles)
 #   info.txt                      the device as the plugin sees it
-# and prints the SparQ time of each config under each path.
+# and prints the dense and SparQ times of each config under each path.
 set -uo pipefail
 build=${1:-build}
 out=${2:-gpu-report}
@@ -45,19 +47,21 @@ bench="$build/tools/bench/sparq-bench"
 "$bench" --csv "$out/bench.csv" --json "$out/bench.json" > "$out/bench.txt" 2>&1
 SPARQ_DEBUG_FUSED_MAX=0 "$bench" --config mha16 --config paper --csv "$out/unfused.csv" > "$out/unfused.txt" 2>&1
 SPARQ_DEBUG_SELECT_REGS_MAX=32768 "$bench" --config long1 --config batch8 --csv "$out/regs.csv" > "$out/regs.txt" 2>&1
+SPARQ_DEBUG_ATTEND_LANES=8 "$bench" --config long1 --config batch8 --csv "$out/lanes8.csv" > "$out/lanes8.txt" 2>&1
 
 python3 - "$out" <<'PY'
 import csv, os, sys
 out = sys.argv[1]
-def sparq(name):
+def times(name, step):
     path = os.path.join(out, name + ".csv")
     if not os.path.exists(path):
         return {}
     with open(path) as f:
-        return {r["config"]: float(r["gpu_us_median"]) for r in csv.DictReader(f) if r["step"] == "sparq"}
-paths = {"default": sparq("bench"), "unfused": sparq("unfused"), "regs": sparq("regs")}
-print("%-10s %10s %10s %10s   (SparQ us)" % ("config", "default", "unfused", "regs"))
-for name in paths["default"]:
-    row = [paths[p].get(name) for p in ("default", "unfused", "regs")]
-    print("%-10s %s" % (name, " ".join("%10s" % ("-" if v is None else "%.1f" % v) for v in row)))
+        return {r["config"]: float(r["gpu_us_median"]) for r in csv.DictReader(f) if r["step"] == step}
+cols = [("dense", "bench", "dense"), ("dense lanes8", "lanes8", "dense"), ("sparq", "bench", "sparq"),
+        ("sparq unfused", "unfused", "sparq"), ("sparq regs", "regs", "sparq"), ("sparq lanes8", "lanes8", "sparq")]
+got = [times(f, step) for _, f, step in cols]
+print("%-10s" % "config" + "".join("%15s" % c[0] for c in cols) + "   (GPU us, medians)")
+for name in got[0]:
+    print("%-10s" % name + "".join("%15s" % ("-" if g.get(name) is None else "%.1f" % g[name]) for g in got))
 PY

@@ -146,7 +146,19 @@ void select_in_registers(const uint key[RUNS][8], uint inv, uint S, uint n_cand,
             }
         }
     }
+}
 
+// alpha_j, the sum over the workgroup of alpha_acc[j], whole in chunk 0's
+// share of the n_chunks shares at ab, the others 0, so that
+// attend_merge_sparse adds the same shares for every selection kernel.
+// Uniform control flow (contains barriers).
+void write_alpha_whole(const float alpha_acc[GROUP], uint64_t ab, uint n_chunks)
+{
+    [[unroll]] for (uint j = 0; j < GROUP; j++) {
+        const float a = wg_sum(alpha_acc[j]);
+        for (uint x = gl_LocalInvocationID.x; x < n_chunks; x += WG_SIZE)
+            FloatRef(ab).v[x * GROUP + j] = x == 0 ? a : 0.0;
+    }
 }
 
 #endif

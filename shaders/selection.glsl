@@ -1,7 +1,7 @@
 // Shared by the two SparQ selection kernels, sparq_rank (long slots, spread
 // over every chunk) and sparq_select_small (short slots, one workgroup per
-// head), which must choose exactly the same positions: the ranking keys,
-// the radix digits, the resolve step and the softmax normalisation.
+// head), which must choose exactly the same positions: the radix digits
+// and the resolve step (the softmax normalisation is logit_norm.glsl's).
 // Include after common.glsl; both kernels run with WG_SIZE = 256.
 //
 // Keys are ranking_key.glsl's (sparq_score_select compares the same ones).

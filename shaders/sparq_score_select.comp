@@ -36,7 +36,6 @@ const uint CHUNK = 1024;           // sparq_score's chunk: alpha_part's granular
 void main()
 {
     const uint kv = gl_WorkGroupID.y, e = gl_WorkGroupID.z;
-    const uint tid = gl_LocalInvocationID.x;
     const uint inv = wg_ordered_index(); // positions go by the order of the subgroup scans
     const Entry ent = get_entry(e);
     const CallInfo call = get_call();
@@ -142,14 +141,6 @@ void main()
                     [[unroll]] for (uint j = 0; j < GROUP; j++)
                         alpha_acc[j] += exp(z[j][b][u >> 2][u & 3] - head_norm[j].x) * head_norm[j].y;
             }
-
-    // alpha_j whole in chunk 0's share, the other chunks' shares 0, so that
-    // attend_merge_sparse adds the same shares for every selection kernel.
-    const uint n_chunks = (S + CHUNK - 1) / CHUNK;
-    const uint64_t ab = call.alpha_part + uint64_t(head) * call.score_chunks * GROUP * 4;
-    [[unroll]] for (uint j = 0; j < GROUP; j++) {
-        const float a = wg_sum(alpha_acc[j]);
-        for (uint x = tid; x < n_chunks; x += WG_SIZE)
-            FloatRef(ab).v[x * GROUP + j] = x == 0 ? a : 0.0;
-    }
+    write_alpha_whole(alpha_acc, call.alpha_part + uint64_t(head) * call.score_chunks * GROUP * 4,
+                      (S + CHUNK - 1) / CHUNK);
 }

@@ -25,7 +25,6 @@ const uint CHUNK = 1024; // sparq_score's chunk: alpha_part's granularity
 void main()
 {
     const uint kv = gl_WorkGroupID.y, e = gl_WorkGroupID.z;
-    const uint tid = gl_LocalInvocationID.x;
     const uint inv = wg_ordered_index();
     const Entry ent = get_entry(e);
     const CallInfo call = get_call();
@@ -59,9 +58,7 @@ void main()
     select_in_registers(key, inv, S, n_cand, need, call.sel + uint64_t(head) * call.k_stride * 4, call.k_stride,
                         take_mask);
 
-    // alpha_j over the positions taken (their p_j read again, from L2),
-    // whole in chunk 0's share, the other chunks' shares 0, so that
-    // attend_merge_sparse adds the same shares for every selection kernel.
+    // alpha_j over the positions taken (their p_j read again, from L2).
     float alpha_acc[GROUP];
     [[unroll]] for (uint j = 0; j < GROUP; j++)
         alpha_acc[j] = 0.0;
@@ -74,10 +71,5 @@ void main()
                     [[unroll]] for (uint j = 0; j < GROUP; j++)
                         alpha_acc[j] += approx_p(zb, call.z_stride, j, run_position(inv, b, u));
             }
-    const uint64_t ab = call.alpha_part + uint64_t(head) * call.score_chunks * GROUP * 4;
-    [[unroll]] for (uint j = 0; j < GROUP; j++) {
-        const float a = wg_sum(alpha_acc[j]);
-        for (uint x = tid; x < n_chunks; x += WG_SIZE)
-            FloatRef(ab).v[x * GROUP + j] = x == 0 ? a : 0.0;
-    }
+    write_alpha_whole(alpha_acc, call.alpha_part + uint64_t(head) * call.score_chunks * GROUP * 4, n_chunks);
 }

@@ -12,7 +12,8 @@
 // ascending order, and alpha_part holding each CHUNK's share of alpha (so
 // attend_merge_sparse is the same for both).
 // Grid: x = 1, y = KV head, z = entry. pc.n_chunks: the longest slot taken;
-// pc.span: the longest slot sparq_score_select takes (those are skipped).
+// pc.span: the longest slot sparq_score_select or sparq_select_regs takes
+// (those are skipped).
 #include "common.glsl"
 #include "selection.glsl"
 
@@ -43,7 +44,7 @@ void main()
     const CallInfo call = get_call();
     const uint S = ent.len, n_cand = S - ent.l, need = ent.k - ent.l;
     if (S > pc.n_chunks || S > SMALL_MAX || S <= pc.span)
-        return; // uniform: sparq_rank's (the second test only guards the arrays), or sparq_score_select's
+        return; // uniform: sparq_rank's (the second test only guards the arrays), or an earlier kernel's
     const bool take_all = need >= n_cand;
     const bool radix = !take_all && need > 0;
     const uint head = e * pc.n_kv_heads + kv;

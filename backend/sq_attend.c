@@ -68,7 +68,7 @@ void sq_resolve_sparq(uint32_t head_dim, uint32_t S, uint32_t r, uint32_t k, uin
 typedef struct layout {
     VkDeviceSize up_bytes; /* call info + entries + q: uploaded as one copy */
     VkDeviceSize q, z, stats, keys, sel, alpha, part_ml, part_acc, out, hist, counts, alpha_part, total;
-    VkDeviceSize out_bytes, sel_bytes, alpha_bytes;
+    VkDeviceSize out_bytes, sel_bytes, alpha_bytes, alpha_part_bytes;
 } layout;
 
 static layout plan_layout(const sparq_cache *c, uint32_t n, uint32_t group, const struct sq_call_info *ci, bool sparq)
@@ -90,7 +90,8 @@ static layout plan_layout(const sparq_cache *c, uint32_t n, uint32_t group, cons
     REGION(out, qo_bytes);
     REGION(hist, sparq ? heads * (2 * SQ_RANK_BINS + 4) * sizeof(uint32_t) : 0);
     REGION(counts, sparq ? heads * ci->score_chunks * 2 * sizeof(uint32_t) : 0);
-    REGION(alpha_part, sparq ? heads * ci->score_chunks * group * sizeof(float) : 0);
+    L.alpha_part_bytes = sparq ? heads * ci->score_chunks * group * sizeof(float) : 0;
+    REGION(alpha_part, L.alpha_part_bytes);
 #undef REGION
     L.total = at;
     L.out_bytes = qo_bytes;
@@ -376,9 +377,10 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
      * that hold the call's longest such slot. The others are scored by
      * sparq_score, then selected by one workgroup per head up to regs_max
      * where that is asked for (sparq_select_regs, with the fewest runs that
-     * hold the longest such slot), up to small_max (sparq_select_small, with keys for the longest such slot, rounded up
-     * to a power of two: less shared memory, more workgroups per core) and
-     * by sparq_rank's phases beyond. */
+     * hold the longest such slot), up to small_max (sparq_select_small,
+     * with keys for the longest such slot, rounded up to a power of two:
+     * less shared memory, more workgroups per core) and by sparq_rank's
+     * phases beyond. */
     uint32_t fused_runs = 1;
     while (fused_runs * 8 * SQ_SCORE_WG < s_fused)
         fused_runs *= 2;
@@ -446,8 +448,7 @@ static uint32_t record_dispatches(sparq_cache *c, const sq_attend_params *p, con
          * write reads back as 0xffffffff (or NaN), not as a stale value of
          * an earlier call that may look right. */
         ctx->vk.vkCmdFillBuffer(s->cmd, scratch->buffer, L.sel, L.sel_bytes, 0xffffffffu);
-        ctx->vk.vkCmdFillBuffer(s->cmd, scratch->buffer, L.alpha_part,
-                                (VkDeviceSize)n * c->n_kv_heads * ci.score_chunks * g * sizeof(float), 0x7fc00000u);
+        ctx->vk.vkCmdFillBuffer(s->cmd, scratch->buffer, L.alpha_part, L.alpha_part_bytes, 0x7fc00000u);
     }
     if (use_rank) /* sparq_rank adds into its first histograms (it clears the second itself) */
         ctx->vk.vkCmdFillBuffer(s->cmd, scratch->buffer, L.hist,

@@ -72,8 +72,8 @@ uint64_t sq_fault_fence_timeout_ns(uint64_t normal)
 {
     const char *v = getenv("SPARQ_DEBUG_FENCE_TIMEOUT_MS");
     char *end = NULL;
-    const unsigned long long ms = v && *v ? strtoull(v, &end, 10) : 0;
-    return v && *v && end != v ? (uint64_t)ms * 1000000u : normal;
+    const unsigned long long ms = v ? strtoull(v, &end, 10) : 0;
+    return v && end != v ? (uint64_t)ms * 1000000u : normal; /* unset, empty or not a number: normal */
 }
 
 void *sq_calloc(size_t count, size_t size)

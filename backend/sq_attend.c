@@ -209,7 +209,9 @@ static uint32_t fused_limit(const sparq_context *ctx, uint32_t dh, uint32_t grou
 
 /* sparq_select_regs: one workgroup of SQ_REGS_WG per head, up to
  * SQ_REGS_RUNS_MAX runs of 8 positions per invocation in registers. */
+#ifndef SQ_REGS_WG
 #define SQ_REGS_WG 512u
+#endif
 #define SQ_REGS_RUNS_MAX 8u
 
 /* The longest slot sparq_select_regs takes; those longer than

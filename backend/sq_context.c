@@ -3,6 +3,7 @@
 #include "sparq_shaders.h"
 #include "sq_error.h"
 #include "sq_fault.h"
+#include "sq_pipeline_stats.h"
 #include "sq_push.h"
 #include "sq_vulkan.h"
 
@@ -107,6 +108,15 @@ static sparq_status create_device(sparq_context *ctx)
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &queue,
     };
+    VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR stats_feature;
+    const char *stats_ext = VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME;
+    ctx->debug_pipeline_stats = sq_pipeline_stats_wanted(ctx->physical_device, &stats_feature);
+    if (ctx->debug_pipeline_stats) {
+        stats_feature.pNext = features.pNext;
+        features.pNext = &stats_feature;
+        info.enabledExtensionCount = 1;
+        info.ppEnabledExtensionNames = &stats_ext;
+    }
     SQ_VK_TRY(vkCreateDevice(ctx->physical_device, &info, NULL, &ctx->device));
     volkLoadDeviceTable(&ctx->vk, ctx->device);
     ctx->vk.vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
@@ -206,6 +216,7 @@ sparq_status sq_context_pipeline(sparq_context *ctx, const sq_pipeline_key *key,
             .pName = "main",
             .pSpecializationInfo = &spec,
         },
+        .flags = ctx->debug_pipeline_stats ? VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR : 0,
         .layout = ctx->pipeline_layout,
     };
     res = ctx->vk.vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &info, NULL, pipeline);
@@ -215,6 +226,12 @@ sparq_status sq_context_pipeline(sparq_context *ctx, const sq_pipeline_key *key,
         st = sq_fail(st, "building pipeline %s (wg %u, head_dim %u, group %u): %s", blob->name, key->wg_size,
                      key->head_dim, key->group, sq_vk_result_name(res));
         goto out;
+    }
+    if (ctx->debug_pipeline_stats) {
+        char label[128];
+        snprintf(label, sizeof label, "%s (wg %u, head_dim %u, group %u, param %u)", blob->name, key->wg_size,
+                 key->head_dim, key->group, key->param);
+        sq_pipeline_stats_print(ctx, *pipeline, label);
     }
     ctx->pipeline_keys[ctx->n_pipelines] = *key;
     ctx->pipelines[ctx->n_pipelines++] = *pipeline;

@@ -44,6 +44,7 @@ struct sparq_context {
     uint32_t debug_select_regs_max; /* SPARQ_DEBUG_SELECT_REGS_MAX: sparq_select_regs's slots (unset: none) */
     uint32_t debug_attend_lanes; /* SPARQ_DEBUG_ATTEND_LANES: caps attend's lanes per row */
     bool debug_poison_scratch; /* SPARQ_DEBUG_POISON_SCRATCH: fill the selection's scratch before each call */
+    bool debug_pipeline_stats; /* SPARQ_DEBUG_PIPELINE_STATS, where the device has the extension */
 
     VkDevice device;
     struct VolkDeviceTable vk;

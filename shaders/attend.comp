@@ -115,19 +115,27 @@ void main()
             pos[r] = x;
 #endif
         }
-        vec4 k_lo[R * C], k_hi[R * C], v_lo[R * C], v_hi[R * C];
+        // Every load of the block first, as stored; each row is unpacked
+        // only while it is used, so the block's f32 values are never all
+        // live at once (registers decide how many workgroups fit a core).
+        Raw8 k_raw[R * C], v_raw[R * C];
         [[unroll]] for (uint r = 0; r < R; r++)
             [[unroll]] for (uint c = 0; c < C; c++)
-                load8(kb, pos[r] * HEAD_DIM + min(kl + c * KL, NCH - 1) * 8, k_lo[r * C + c], k_hi[r * C + c]);
+                k_raw[r * C + c] = load_raw8(kb, pos[r] * HEAD_DIM + min(kl + c * KL, NCH - 1) * 8);
         [[unroll]] for (uint r = 0; r < R; r++)
             [[unroll]] for (uint c = 0; c < C; c++)
-                load8(vb, pos[r] * HEAD_DIM + min(kl + c * KL, NCH - 1) * 8, v_lo[r * C + c], v_hi[r * C + c]);
+                v_raw[r * C + c] = load_raw8(vb, pos[r] * HEAD_DIM + min(kl + c * KL, NCH - 1) * 8);
 
-        [[unroll]] for (uint j = 0; j < GROUP; j++) {
-            float s[R];
-            [[unroll]] for (uint r = 0; r < R; r++) {
-                float part = 0.0;
-                [[unroll]] for (uint c = 0; c < C; c++) {
+        // Scores, row by row: one row's K unpacked, dotted with every head.
+        float s[GROUP * R]; // [j][r]
+        [[unroll]] for (uint r = 0; r < R; r++) {
+            float part[GROUP];
+            [[unroll]] for (uint j = 0; j < GROUP; j++)
+                part[j] = 0.0;
+            [[unroll]] for (uint c = 0; c < C; c++) {
+                vec4 k_lo, k_hi;
+                raw8_unpack(k_raw[r * C + c], k_lo, k_hi);
+                [[unroll]] for (uint j = 0; j < GROUP; j++) {
                     vec4 qa, qb4;
                     if (Q_IN_REGISTERS) {
                         qa = q_reg[(j * C + c) * 2];
@@ -138,15 +146,22 @@ void main()
                         qa = ok ? q_s[o] : vec4(0.0);
                         qb4 = ok ? q_s[o + 1] : vec4(0.0);
                     }
-                    part += dot(qa, k_lo[r * C + c]) + dot(qb4, k_hi[r * C + c]);
+                    part[j] += dot(qa, k_lo) + dot(qb4, k_hi);
                 }
-                [[unroll]] for (uint o = KL / 2; o > 0; o >>= 1)
-                    part += subgroupShuffleXor(part, o);
-                s[r] = base + r < end ? part : NEG_INF;
             }
-            float m_blk = s[0];
+            [[unroll]] for (uint j = 0; j < GROUP; j++) {
+                [[unroll]] for (uint o = KL / 2; o > 0; o >>= 1)
+                    part[j] += subgroupShuffleXor(part[j], o);
+                s[j * R + r] = base + r < end ? part[j] : NEG_INF;
+            }
+        }
+
+        // Each head's running max and rescale, then its weights in place of
+        // the scores.
+        [[unroll]] for (uint j = 0; j < GROUP; j++) {
+            float m_blk = s[j * R];
             [[unroll]] for (uint r = 1; r < R; r++)
-                m_blk = max(m_blk, s[r]);
+                m_blk = max(m_blk, s[j * R + r]);
             const float m_new = max(m_run[j], m_blk);
             // m_new is -inf only while every score so far was -inf.
             const float corr = m_new == NEG_INF ? 1.0 : exp(m_run[j] - m_new);
@@ -155,14 +170,23 @@ void main()
             [[unroll]] for (uint c = 0; c < C * 2; c++)
                 acc[j * C * 2 + c] *= corr;
             [[unroll]] for (uint r = 0; r < R; r++) {
-                const float p = s[r] == NEG_INF ? 0.0 : exp(s[r] - m_new);
+                const float p = s[j * R + r] == NEG_INF ? 0.0 : exp(s[j * R + r] - m_new);
                 l_run[j] += p;
-                [[unroll]] for (uint c = 0; c < C; c++) {
-                    acc[(j * C + c) * 2] += p * v_lo[r * C + c];
-                    acc[(j * C + c) * 2 + 1] += p * v_hi[r * C + c];
-                }
+                s[j * R + r] = p;
             }
         }
+
+        // Values, row by row: one row's V unpacked, added to every head
+        // (per head in row order, as before).
+        [[unroll]] for (uint r = 0; r < R; r++)
+            [[unroll]] for (uint c = 0; c < C; c++) {
+                vec4 v_lo, v_hi;
+                raw8_unpack(v_raw[r * C + c], v_lo, v_hi);
+                [[unroll]] for (uint j = 0; j < GROUP; j++) {
+                    acc[(j * C + c) * 2] += s[j * R + r] * v_lo;
+                    acc[(j * C + c) * 2 + 1] += s[j * R + r] * v_hi;
+                }
+            }
     }
 
     // Combine the lane groups, head by head, relative to the split's max.

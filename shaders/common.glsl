@@ -17,7 +17,12 @@
 
 // Specialization constants, set per pipeline by the backend.
 layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint WG_SIZE = 256;
+// WG_SIZE_N: the default for kernels always run at one size, so that the
+// value the backend sets is also the one the shader was compiled with.
+#ifndef WG_SIZE_N
+#define WG_SIZE_N 256
+#endif
+layout(constant_id = 0) const uint WG_SIZE = WG_SIZE_N;
 layout(constant_id = 1) const uint HEAD_DIM = 128;
 // Query heads per KV head. Kernels that keep per-head values in registers
 // are also built with GROUP_N fixed at compile time (1, 2, 4, 8, 16): arrays
@@ -128,6 +133,17 @@ void load8(uint64_t base, uint i, out vec4 lo, out vec4 hi)
     lo = vec4(unpackHalf2x16(p.x), unpackHalf2x16(p.y));
     hi = vec4(unpackHalf2x16(p.z), unpackHalf2x16(p.w));
 }
+// 8 elements as stored, unpacked only where used (raw8_unpack): a kernel
+// that keeps many rows' loads in flight holds them in half the registers.
+struct Raw8 {
+    uvec4 p;
+};
+Raw8 load_raw8(uint64_t base, uint i) { return Raw8(Uvec4Ref(base).v[i >> 3]); }
+void raw8_unpack(Raw8 r, out vec4 lo, out vec4 hi)
+{
+    lo = vec4(unpackHalf2x16(r.p.x), unpackHalf2x16(r.p.y));
+    hi = vec4(unpackHalf2x16(r.p.z), unpackHalf2x16(r.p.w));
+}
 #else
 const uint ELEM_BYTES = 4;
 vec4 load4(uint64_t base, uint i) { return Vec4Ref(base).v[i >> 2]; }
@@ -137,6 +153,20 @@ void load8(uint64_t base, uint i, out vec4 lo, out vec4 hi)
 {
     lo = Vec4Ref(base).v[i >> 2];
     hi = Vec4Ref(base).v[(i >> 2) + 1];
+}
+struct Raw8 {
+    vec4 lo, hi;
+};
+Raw8 load_raw8(uint64_t base, uint i)
+{
+    Raw8 r;
+    load8(base, i, r.lo, r.hi);
+    return r;
+}
+void raw8_unpack(Raw8 r, out vec4 lo, out vec4 hi)
+{
+    lo = r.lo;
+    hi = r.hi;
 }
 #endif
 

@@ -393,6 +393,30 @@ static bool is_sparq(const harness_attend *a)
     return a->mode != SPARQ_ATTENTION_DENSE;
 }
 
+/* The device's selection as ascending runs ("3-7 9 12-20"), some runs to a
+ * line, so that a failed check shows what was chosen, not only the first
+ * fault found. */
+static void print_selection(const uint32_t *sel, uint32_t n)
+{
+    print_error("device selection (%u entries):\n", n);
+    char line[160];
+    size_t at = 0;
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i;
+        while (j + 1 < n && sel[j + 1] == sel[j] + 1)
+            j++;
+        if (j > i)
+            at += (size_t)snprintf(line + at, sizeof line - at, " %u-%u", sel[i], sel[j]);
+        else
+            at += (size_t)snprintf(line + at, sizeof line - at, " %u", sel[i]);
+        i = j + 1;
+        if (at > sizeof line - 24 || i == n) {
+            print_error("  %s\n", line);
+            at = 0;
+        }
+    }
+}
+
 sparq_status harness_run(const harness_cache *hc, const harness_attend *a, harness_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -482,9 +506,11 @@ sparq_status harness_run(const harness_cache *hc, const harness_attend *a, harne
             for (uint32_t h = 0; h < nkv; h++) {
                 const uint32_t *sel = res->selected + ((size_t)s * nkv + h) * res->selected_stride;
                 for (uint32_t i = 0; i < res->selected_stride; i++) {
-                    if (i < n && (sel[i] >= S || (i > 0 && sel[i] <= sel[i - 1])))
+                    if (i < n && (sel[i] >= S || (i > 0 && sel[i] <= sel[i - 1]))) {
+                        print_selection(sel, n);
                         fail_msg("slot entry %u KV head %u: selected[%u] = %#x is not an ascending position < %u", s,
                                  h, i, sel[i], S);
+                    }
                     if (i >= n && sel[i] != SPARQ_NO_POSITION)
                         fail_msg("slot entry %u KV head %u: selected[%u] = %#x past min(k, S) = %u, expected "
                                  "SPARQ_NO_POSITION",
@@ -528,30 +554,6 @@ static void describe(char *buf, size_t size, const harness_cache *hc, const harn
              hc->desc.n_kv_heads, entry, a->slots[entry], S, a->r, a->k, a->l,
              (a->flags & SPARQ_ATTEND_NO_MEAN_REALLOCATION) ? " no-realloc" : "", dtype_name(storage_of(hc)),
              dtype_name(a->io_dtype));
-}
-
-/* The device's selection as ascending runs ("3-7 9 12-20"), some runs to a
- * line, so that a failed check shows what was chosen, not only the first
- * fault found. */
-static void print_selection(const uint32_t *sel, uint32_t n)
-{
-    print_error("device selection (%u entries):\n", n);
-    char line[160];
-    size_t at = 0;
-    for (uint32_t i = 0; i < n;) {
-        uint32_t j = i;
-        while (j + 1 < n && sel[j + 1] == sel[j] + 1)
-            j++;
-        if (j > i)
-            at += (size_t)snprintf(line + at, sizeof line - at, " %u-%u", sel[i], sel[j]);
-        else
-            at += (size_t)snprintf(line + at, sizeof line - at, " %u", sel[i]);
-        i = j + 1;
-        if (at > sizeof line - 24 || i == n) {
-            print_error("  %s\n", line);
-            at = 0;
-        }
-    }
 }
 
 static void compare_heads(const char *what, const char *where, const float *got, const double *want, uint32_t group,

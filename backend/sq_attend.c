@@ -207,28 +207,6 @@ static uint32_t fused_limit(const sparq_context *ctx, uint32_t dh, uint32_t grou
     return limit < ctx->debug_fused_max ? limit : ctx->debug_fused_max;
 }
 
-/* sparq_select_regs: one workgroup of SQ_REGS_WG per head, up to
- * SQ_REGS_RUNS_MAX runs of 8 positions per invocation in registers. */
-#ifndef SQ_REGS_WG
-#define SQ_REGS_WG 512u
-#endif
-#define SQ_REGS_RUNS_MAX 8u
-
-/* The longest slot sparq_select_regs takes; those longer than
- * sparq_score_select's limit and at most this go to it instead of
- * sparq_select_small or sparq_rank. Off (0) unless SPARQ_DEBUG_SELECT_REGS_MAX
- * asks for it: its GPU time is not measured yet (docs/NOTES.md, entry 19).
- * Like the other limits, it depends on the device alone. */
-static uint32_t regs_limit(const sparq_context *ctx)
-{
-    const uint32_t shared = 2 * SQ_REGS_WG * 8 + SQ_REGS_RUNS_MAX * SQ_REGS_WG * 4 + SQ_REGS_WG * 8 + 4 + 16 * 8;
-    if (ctx->debug_select_regs_max == UINT32_MAX || SQ_REGS_WG > ctx->limits.maxComputeWorkGroupInvocations ||
-        SQ_REGS_WG > ctx->limits.maxComputeWorkGroupSize[0] || shared > ctx->limits.maxComputeSharedMemorySize)
-        return 0;
-    const uint32_t limit = SQ_REGS_WG * 8 * SQ_REGS_RUNS_MAX;
-    return limit < ctx->debug_select_regs_max ? limit : ctx->debug_select_regs_max;
-}
-
 static sparq_status get_pipeline(sparq_context *ctx, uint32_t shader, uint32_t wg, uint32_t dh, uint32_t group,
                                  uint32_t param, VkPipeline *p)
 {
@@ -269,11 +247,10 @@ typedef struct attend_plan {
     layout L;
     uint32_t r;
     uint32_t fused_max;       /* the longest slot sparq_score_select takes */
-    uint32_t regs_max;        /* the longest slot sparq_select_regs takes (0: none) */
     uint32_t small_max;       /* the longest slot sparq_select_small takes */
     uint32_t unranked_max;    /* the longest slot sparq_rank leaves to the two above */
-    bool use_fused, use_score, use_regs, use_small, use_rank; /* which SparQ kernels run */
-    VkPipeline fused, score, rank, select_regs, select_small, attend, merge;
+    bool use_fused, use_score, use_small, use_rank; /* which SparQ kernels run */
+    VkPipeline fused, score, rank, select_small, attend, merge;
     struct sq_entry *entries; /* in the upload buffer: per-slot k for the read-back */
     size_t q_elems;
 } attend_plan;
@@ -292,16 +269,13 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
     struct sq_call_info ci;
     memset(&ci, 0, sizeof ci);
     const uint32_t small_max = select_small_limit(ctx), fused_max = fused_limit(ctx, dh, g);
-    const uint32_t regs_max = regs_limit(ctx);
-    uint32_t s_max = 0, s_small = 0, s_fused = 0, s_regs = 0, k_max = 1, r = 1;
+    uint32_t s_max = 0, s_small = 0, s_fused = 0, k_max = 1, r = 1;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t S = c->lengths[p->slots[i]], kk, ll;
         sq_resolve_sparq(dh, S, p->r, p->k, p->l, &r, &kk, &ll);
         s_max = S > s_max ? S : s_max;
         if (S <= fused_max)
             s_fused = S > s_fused ? S : s_fused;
-        else if (S <= regs_max)
-            s_regs = S > s_regs ? S : s_regs;
         else if (S <= small_max)
             s_small = S > s_small ? S : s_small;
         k_max = kk > k_max ? kk : k_max;
@@ -371,15 +345,14 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
         memcpy(up + L.q, p->q, q_elems * sizeof(float));
 
     /* Pipelines (built on first use). */
-    VkPipeline fused = VK_NULL_HANDLE, score = VK_NULL_HANDLE, rank = VK_NULL_HANDLE, select_regs = VK_NULL_HANDLE,
+    VkPipeline fused = VK_NULL_HANDLE, score = VK_NULL_HANDLE, rank = VK_NULL_HANDLE,
                select_small = VK_NULL_HANDLE, attend, merge;
     const char *storage = f16 ? "f16" : "f32";
     /* Slots up to fused_max positions are scored and selected by one
      * workgroup per head (sparq_score_select), built with the fewest runs
      * that hold the call's longest such slot. The others are scored by
-     * sparq_score, then selected by one workgroup per head up to regs_max
-     * where that is asked for (sparq_select_regs, with the fewest runs that
-     * hold the longest such slot), up to small_max (sparq_select_small,
+     * sparq_score, then selected by one workgroup per head up to small_max
+     * (sparq_select_small,
      * with keys for the longest such slot, rounded up to a power of two:
      * less shared memory, more workgroups per core) and by sparq_rank's
      * phases beyond. */
@@ -392,19 +365,14 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
     if (small_keys > small_max)
         small_keys = small_max;
     const bool use_fused = p->sparq && s_fused > 0, use_score = p->sparq && s_max > fused_max;
-    uint32_t regs_runs = 1;
-    while (regs_runs * 8 * SQ_REGS_WG < s_regs)
-        regs_runs *= 2;
-    const bool use_regs = p->sparq && s_regs > 0, use_small = p->sparq && s_small > 0;
-    const uint32_t unranked_max = max_u32(max_u32(small_max, fused_max), regs_max);
+    const bool use_small = p->sparq && s_small > 0;
+    const uint32_t unranked_max = max_u32(small_max, fused_max);
     const bool use_rank = p->sparq && s_max > unranked_max;
     if (p->sparq &&
         ((use_fused && (st = kernel_pipeline(ctx, "sparq_score_select", storage, SQ_SCORE_WG, dh, g, 0, fused_runs,
                                              &fused)) != SPARQ_SUCCESS) ||
          (use_score && (st = kernel_pipeline(ctx, "sparq_score", storage, SQ_SCORE_WG, dh, g, 0, 0, &score)) != SPARQ_SUCCESS) ||
          (use_rank && (st = kernel_pipeline(ctx, "sparq_rank", NULL, SQ_SCORE_WG, dh, g, 0, 0, &rank)) != SPARQ_SUCCESS) ||
-         (use_regs && (st = kernel_pipeline(ctx, "sparq_select_regs", NULL, SQ_REGS_WG, dh, g, 0, regs_runs,
-                                            &select_regs)) != SPARQ_SUCCESS) ||
          (use_small && (st = kernel_pipeline(ctx, "sparq_select_small", NULL, SQ_SCORE_WG, dh, g, small_keys, 0,
                                              &select_small)) != SPARQ_SUCCESS)))
         return st;
@@ -415,10 +383,10 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
                            SQ_MERGE_WG, dh, g, SQ_SCORE_CHUNK, &merge)) != SPARQ_SUCCESS)
         return st;
 
-    *plan = (attend_plan){.ci = ci, .L = L, .r = r, .fused_max = fused_max, .regs_max = regs_max,
+    *plan = (attend_plan){.ci = ci, .L = L, .r = r, .fused_max = fused_max,
                           .small_max = small_max, .unranked_max = unranked_max, .use_fused = use_fused,
-                          .use_score = use_score, .use_regs = use_regs, .use_small = use_small, .use_rank = use_rank,
-                          .fused = fused, .score = score, .rank = rank, .select_regs = select_regs,
+                          .use_score = use_score, .use_small = use_small, .use_rank = use_rank,
+                          .fused = fused, .score = score, .rank = rank,
                           .select_small = select_small, .attend = attend, .merge = merge, .entries = entries,
                           .q_elems = q_elems};
     return SPARQ_SUCCESS;
@@ -435,11 +403,11 @@ static uint32_t record_dispatches(sparq_cache *c, const sq_attend_params *p, con
     const struct sq_call_info ci = plan->ci;
     const layout L = plan->L;
     const uint32_t r = plan->r;
-    const VkPipeline fused = plan->fused, score = plan->score, rank = plan->rank, select_regs = plan->select_regs,
+    const VkPipeline fused = plan->fused, score = plan->score, rank = plan->rank,
                      select_small = plan->select_small, attend = plan->attend, merge = plan->merge;
-    const uint32_t fused_max = plan->fused_max, regs_max = plan->regs_max, small_max = plan->small_max,
+    const uint32_t fused_max = plan->fused_max, small_max = plan->small_max,
                    unranked_max = plan->unranked_max;
-    const bool use_fused = plan->use_fused, use_score = plan->use_score, use_regs = plan->use_regs,
+    const bool use_fused = plan->use_fused, use_score = plan->use_score,
                use_small = plan->use_small, use_rank = plan->use_rank;
     const VkDeviceAddress dev = scratch->address;
 
@@ -484,15 +452,10 @@ static uint32_t record_dispatches(sparq_cache *c, const sq_attend_params *p, con
             sq_stream_dispatch(ctx, s, score, &push, ci.score_chunks, c->n_kv_heads, n);
         if (p->stats)
             sq_stream_timestamp(ctx, s, ++stages);
-        if (use_regs || use_small || use_rank)
+        if (use_small || use_rank)
             sq_stream_barrier(ctx, s);
-        /* sparq_select_regs: slots in (fused_max, regs_max]. */
-        push.span = fused_max;
-        push.n_chunks = regs_max;
-        if (use_regs)
-            sq_stream_dispatch(ctx, s, select_regs, &push, 1, c->n_kv_heads, n);
         /* sparq_select_small: slots in (span, n_chunks]; sparq_rank: longer. */
-        push.span = max_u32(fused_max, regs_max);
+        push.span = fused_max;
         push.n_chunks = small_max;
         if (use_small)
             sq_stream_dispatch(ctx, s, select_small, &push, 1, c->n_kv_heads, n);
@@ -597,7 +560,7 @@ sparq_status sq_attend(sparq_cache *c, const sq_attend_params *p)
         memcpy(p->alpha, rb + L.out_bytes + L.sel_bytes, L.alpha_bytes);
     if (p->stats) {
         sparq_attend_stats stats = {.struct_size = p->stats->struct_size,
-                                    .dispatches = p->sparq ? 2 + plan.use_fused + plan.use_score + plan.use_regs + plan.use_small +
+                                    .dispatches = p->sparq ? 2 + plan.use_fused + plan.use_score + plan.use_small +
                                                                  (plan.use_rank ? SQ_RANK_PHASES : 0)
                                                            : 2};
         stats.host_ns = t_recorded - t_start;

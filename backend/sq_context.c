@@ -314,7 +314,6 @@ sparq_status sq_context_new(const sparq_context_desc *desc, sparq_context **out)
     mtx_init(&ctx->pipeline_lock, mtx_plain);
     ctx->debug_select_small_max = env_limit("SPARQ_DEBUG_SELECT_SMALL_MAX");
     ctx->debug_fused_max = env_limit("SPARQ_DEBUG_FUSED_MAX");
-    ctx->debug_select_regs_max = env_limit("SPARQ_DEBUG_SELECT_REGS_MAX");
     ctx->debug_poison_scratch = env_true("SPARQ_DEBUG_POISON_SCRATCH");
     ctx->debug_attend_lanes = env_limit("SPARQ_DEBUG_ATTEND_LANES");
     return SPARQ_SUCCESS;

@@ -41,7 +41,6 @@ struct sparq_context {
      * UINT32_MAX when unset. */
     uint32_t debug_select_small_max;
     uint32_t debug_fused_max; /* SPARQ_DEBUG_FUSED_MAX: caps sparq_score_select's slots */
-    uint32_t debug_select_regs_max; /* SPARQ_DEBUG_SELECT_REGS_MAX: sparq_select_regs's slots (unset: none) */
     uint32_t debug_attend_lanes; /* SPARQ_DEBUG_ATTEND_LANES: caps attend's lanes per row */
     bool debug_poison_scratch; /* SPARQ_DEBUG_POISON_SCRATCH: fill the selection's scratch before each call */
     bool debug_pipeline_stats; /* SPARQ_DEBUG_PIPELINE_STATS, where the device has the extension */

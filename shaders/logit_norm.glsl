@@ -1,6 +1,6 @@
 // The softmax normalisation of sparq_score's logits and the ranking keys
 // built from them, for the kernels that select from those logits in memory
-// (sparq_rank, sparq_select_small, sparq_select_regs): each head's maximum
+// (sparq_rank, sparq_select_small): each head's maximum
 // and sum over all positions from sparq_score's per-chunk statistics, p_j at
 // a position, and its ranking key. Include after common.glsl and
 // ranking_key.glsl.

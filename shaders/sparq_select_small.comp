@@ -12,8 +12,7 @@
 // ascending order, and alpha_part holding each CHUNK's share of alpha (so
 // attend_merge_sparse is the same for both).
 // Grid: x = 1, y = KV head, z = entry. pc.n_chunks: the longest slot taken;
-// pc.span: the longest slot sparq_score_select or sparq_select_regs takes
-// (those are skipped).
+// pc.span: the longest slot sparq_score_select takes (those are skipped).
 #include "common.glsl"
 #include "selection.glsl"
 

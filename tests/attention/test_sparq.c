@@ -104,6 +104,23 @@ static void test_sparq_selection_and_output(void **state)
     run_cases(cases, sizeof cases / sizeof cases[0], "sparq");
 }
 
+/* Slots at the longest sparq_score_select holds for each group (the most
+ * runs per invocation: 8192 positions at groups 1 and 2, 4096 at 4, 2048 at
+ * 8) and one past it, at the benchmark's r, k = S / 16, l = k / 4: the
+ * variants the small cases above never build. */
+static void test_sparq_longest_fused_slots(void **state)
+{
+    (void)state;
+    static const sparq_case cases[] = {
+        {128, 1, 1, 8192, 16, 512, 128, F16, F32, NORMAL, 0},
+        {128, 1, 2, 8192, 16, 512, 128, F16, F32, PEAKED, 0},
+        {128, 1, 4, 4096, 16, 256, 64, F16, F32, NORMAL, 0},
+        {128, 1, 8, 2048, 16, 128, 32, F16, F32, FLAT, 0},
+        {128, 1, 1, 8193, 16, 512, 128, F16, F32, NORMAL, 0},
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0], "sparq longest fused");
+}
+
 static void test_sparq_group_16_and_f16_io(void **state)
 {
     (void)state;
@@ -260,6 +277,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sparq_selection_and_output),
+        cmocka_unit_test(test_sparq_longest_fused_slots),
         cmocka_unit_test(test_sparq_group_16_and_f16_io),
         cmocka_unit_test(test_sparq_without_reallocation),
         cmocka_unit_test(test_sparq_all_positions_is_dense),

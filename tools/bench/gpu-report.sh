@@ -10,10 +10,9 @@
 #   tests.txt                     every suite's result (validation on for attention_sparq)
 #   bench.{txt,csv,json}          the full suite, default kernels
 #   unfused.{txt,csv}             mha16, paper with SPARQ_DEBUG_FUSED_MAX=0 (previous kernels)
-#   regs.{txt,csv}                long1, batch8 with SPARQ_DEBUG_SELECT_REGS_MAX=32768
-#   lanes8.{txt,csv}              long1, batch8 with SPARQ_DEBUG_ATTEND_LANES=8 (attend's
-#                                 8-lane groups: two chunks per lane, fewer shuffles)
 #   info.txt                      the device as the plugin sees it
+#   pipelines.txt                 each pipeline's registers, spills and shared memory, as the
+#                                 driver reports them (SPARQ_DEBUG_PIPELINE_STATS)
 # and prints the dense and SparQ times of each config under each path.
 set -uo pipefail
 build=${1:-build}
@@ -37,7 +36,6 @@ suite() { # name, then VAR=value... for env
     suite attention_cache
     suite attention_sparq_rank SPARQ_DEBUG_FUSED_MAX=0 SPARQ_DEBUG_SELECT_SMALL_MAX=512
     suite attention_sparq_small SPARQ_DEBUG_FUSED_MAX=256
-    suite attention_sparq_regs SPARQ_DEBUG_FUSED_MAX=256 SPARQ_DEBUG_SELECT_REGS_MAX=32768
 } > "$out/tests.txt" 2>&1
 grep -E '^==|PASSED|FAILED  \]' "$out/tests.txt"
 unset SPARQ_DEBUG_POISON_SCRATCH
@@ -46,22 +44,29 @@ bench="$build/tools/bench/sparq-bench"
 "$build/tools/info/sparq-info" > "$out/info.txt" 2>&1
 "$bench" --csv "$out/bench.csv" --json "$out/bench.json" > "$out/bench.txt" 2>&1
 SPARQ_DEBUG_FUSED_MAX=0 "$bench" --config mha16 --config paper --csv "$out/unfused.csv" > "$out/unfused.txt" 2>&1
-SPARQ_DEBUG_SELECT_REGS_MAX=32768 "$bench" --config long1 --config batch8 --csv "$out/regs.csv" > "$out/regs.txt" 2>&1
-SPARQ_DEBUG_ATTEND_LANES=8 "$bench" --config long1 --config batch8 --csv "$out/lanes8.csv" > "$out/lanes8.txt" 2>&1
+SPARQ_DEBUG_PIPELINE_STATS=1 "$bench" --reps 1 --warmup 1 --warmup-ms 0 --rotate-mib 0 2>&1 |
+    grep '^sparq-vk: pipeline' > "$out/pipelines.txt"
 
 python3 - "$out" <<'PY'
 import csv, os, sys
 out = sys.argv[1]
-def times(name, step):
+def rows(name, step):
     path = os.path.join(out, name + ".csv")
     if not os.path.exists(path):
         return {}
     with open(path) as f:
-        return {r["config"]: float(r["gpu_us_median"]) for r in csv.DictReader(f) if r["step"] == step}
-cols = [("dense", "bench", "dense"), ("dense lanes8", "lanes8", "dense"), ("sparq", "bench", "sparq"),
-        ("sparq unfused", "unfused", "sparq"), ("sparq regs", "regs", "sparq"), ("sparq lanes8", "lanes8", "sparq")]
+        return {r["config"]: r for r in csv.DictReader(f) if r["step"] == step}
+def times(name, step):
+    return {c: float(r["gpu_us_median"]) for c, r in rows(name, step).items()}
+cols = [("dense", "bench", "dense"), ("sparq", "bench", "sparq"), ("sparq unfused", "unfused", "sparq")]
 got = [times(f, step) for _, f, step in cols]
 print("%-10s" % "config" + "".join("%15s" % c[0] for c in cols) + "   (GPU us, medians)")
 for name in got[0]:
     print("%-10s" % name + "".join("%15s" % ("-" if g.get(name) is None else "%.1f" % g[name]) for g in got))
+# The SparQ error against dense on the same inputs: at the suite's settings
+# it is a few 1e-3; far more means a wrong selection, which no time excuses.
+for name, r in rows("bench", "sparq").items():
+    err = float(r["rel_l2_error"])
+    if err > 2e-2:
+        print("WARNING: %s: SparQ relative error %.3g (mean alpha %s): check the selection" % (name, err, r["mean_alpha"]))
 PY

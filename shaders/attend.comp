@@ -14,8 +14,9 @@
 //    KL-wide shuffles;
 //  - each lane group walks its own blocks of R rows with an online softmax
 //    of its own: it issues the block's K and V loads first (2 * R * C
-//    16-byte loads in flight per lane), then scores, rescales once per
-//    block, and accumulates p * V;
+//    16-byte loads in flight per lane, held as stored), then scores, rescales
+//    once per block, and accumulates p * V, unpacking one row at a time (on
+//    an H200 at 4 heads: 168 registers instead of 246, 8-14% faster);
 //  - at the end the lane groups' (max, sum, acc) are combined through shared
 //    memory, head by head and chunk by chunk, into this split's partial result.
 #include "common.glsl"

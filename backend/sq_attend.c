@@ -241,6 +241,21 @@ static sparq_status kernel_pipeline(sparq_context *ctx, const char *kernel, cons
     return get_pipeline(ctx, (uint32_t)id, wg, dh, group, param, p);
 }
 
+/* attend's kernel name: the variant that reduces the heads' scores
+ * together where SPARQ_DEBUG_ATTEND_BUTTERFLY asks for it and one is built
+ * for this shape (power-of-two groups, one chunk per lane), else the
+ * default. */
+static const char *attend_kernel(const sparq_context *ctx, bool sparse, const char *storage, uint32_t group,
+                                 uint32_t chunks)
+{
+    const char *bf = sparse ? "attend_sparse_bf" : "attend_dense_bf";
+    char name[64];
+    snprintf(name, sizeof name, "%s_%s_g%u_c%u", bf, storage, group, chunks);
+    if (ctx->debug_attend_butterfly && sq_shader_lookup(name) >= 0)
+        return bf;
+    return sparse ? "attend_sparse" : "attend_dense";
+}
+
 /* Everything record_dispatches needs, decided before recording. */
 typedef struct attend_plan {
     struct sq_call_info ci;
@@ -376,8 +391,8 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
          (use_small && (st = kernel_pipeline(ctx, "sparq_select_small", NULL, SQ_SCORE_WG, dh, g, small_keys, 0,
                                              &select_small)) != SPARQ_SUCCESS)))
         return st;
-    if ((st = kernel_pipeline(ctx, p->sparq ? "attend_sparse" : "attend_dense", storage, attend_wg, dh, g, kl,
-                              div_up(dh / 8, kl), &attend)) !=
+    if ((st = kernel_pipeline(ctx, attend_kernel(ctx, p->sparq, storage, g, div_up(dh / 8, kl)), storage, attend_wg,
+                              dh, g, kl, div_up(dh / 8, kl), &attend)) !=
             SPARQ_SUCCESS ||
         (st = get_pipeline(ctx, p->sparq ? SPARQ_SHADER_ATTEND_MERGE_SPARSE : SPARQ_SHADER_ATTEND_MERGE_DENSE,
                            SQ_MERGE_WG, dh, g, SQ_SCORE_CHUNK, &merge)) != SPARQ_SUCCESS)

@@ -21,7 +21,14 @@
 #   pipelines.txt                 each pipeline's registers, spills and shared memory, as the
 #                                 driver reports them (SPARQ_DEBUG_PIPELINE_STATS)
 # and prints the dense and SparQ times of each config under each path.
+# All of it should take about 10 minutes on an H200 (estimated from its
+# parts: the tests about 2, each full bench about 2); GPU_REPORT_PARTS (default
+# "tests bench variants stats") runs some parts only, so that a run can be
+# split where a command's time is capped; the table reads whatever CSVs
+# OUT_DIR holds.
 set -uo pipefail
+parts=" ${GPU_REPORT_PARTS:-tests bench variants stats} "
+want() { [[ "$parts" == *" $1 "* ]]; }
 build=${1:-build}
 out=${2:-gpu-report}
 here=$(dirname "$0")
@@ -30,25 +37,32 @@ export SPARQ_PLUGIN_PATH="${SPARQ_PLUGIN_PATH:-$PWD/$build/plugin/libsparq_vk.so
 [ -x "$build/tools/bench/sparq-bench" ] && [ -f "$build/meson-info/intro-tests.json" ] ||
     { echo "gpu-report: no $build/tools/bench/sparq-bench or $build/meson-info (build with -Dtests=enabled)" >&2; exit 2; }
 
-# bench_recorded_path is the recorded bench below, with its figures kept.
-python3 "$here/run-meson-tests.py" "$build" --skip bench_recorded_path > "$out/tests.txt" 2>&1
-grep -E 'FAIL|failed$' "$out/tests.txt"
+if want tests; then
+    # bench_recorded_path is the recorded bench below, with its figures kept.
+    python3 "$here/run-meson-tests.py" "$build" --skip bench_recorded_path > "$out/tests.txt" 2>&1
+    grep -E 'FAIL|failed$' "$out/tests.txt"
+fi
 
 bench="$build/tools/bench/sparq-bench"
-"$build/tools/info/sparq-info" > "$out/info.txt" 2>&1
-"$bench" --csv "$out/bench.csv" --json "$out/bench.json" > "$out/bench.txt" 2>&1
-"$bench" --path recorded --csv "$out/recorded.csv" > "$out/recorded.txt" 2>&1
-SPARQ_DEBUG_FUSED_MAX=0 "$bench" --config mha16 --config paper --csv "$out/unfused.csv" > "$out/unfused.txt" 2>&1
-SPARQ_DEBUG_ATTEND_BUTTERFLY=1 "$bench" --config long1 --config long1x --config batch8 --csv "$out/butterfly.csv" \
-    > "$out/butterfly.txt" 2>&1
-SPARQ_DEBUG_ATTEND_WG_DEFAULT=1 "$bench" --config long1 --config long1x --config batch8 --csv "$out/wg128.csv" \
-    > "$out/wg128.txt" 2>&1
-SPARQ_DEBUG_PIPELINE_STATS=1 "$bench" --reps 1 --warmup 1 --warmup-ms 0 --rotate-mib 0 2>&1 |
-    grep '^sparq-vk: pipeline' > "$out/pipelines.txt"
-SPARQ_DEBUG_ATTEND_BUTTERFLY=1 SPARQ_DEBUG_PIPELINE_STATS=1 "$bench" --reps 1 --warmup 1 --warmup-ms 0 --rotate-mib 0 \
-    --config long1 2>&1 | grep '^sparq-vk: pipeline attend' >> "$out/pipelines.txt"
-SPARQ_DEBUG_ATTEND_WG_DEFAULT=1 SPARQ_DEBUG_PIPELINE_STATS=1 "$bench" --reps 1 --warmup 1 --warmup-ms 0 --rotate-mib 0 \
-    --config long1 2>&1 | grep '^sparq-vk: pipeline attend' >> "$out/pipelines.txt"
+quick=(--reps 1 --warmup 1 --warmup-ms 0 --rotate-mib 0) # pipelines built, nothing timed
+g4=(--config long1 --config long1x --config batch8)      # the group-4 configs
+if want bench; then
+    "$build/tools/info/sparq-info" > "$out/info.txt" 2>&1
+    "$bench" --csv "$out/bench.csv" --json "$out/bench.json" > "$out/bench.txt" 2>&1
+    "$bench" --path recorded --csv "$out/recorded.csv" > "$out/recorded.txt" 2>&1
+fi
+if want variants; then
+    SPARQ_DEBUG_FUSED_MAX=0 "$bench" --config mha16 --config paper --csv "$out/unfused.csv" > "$out/unfused.txt" 2>&1
+    SPARQ_DEBUG_ATTEND_BUTTERFLY=1 "$bench" "${g4[@]}" --csv "$out/butterfly.csv" > "$out/butterfly.txt" 2>&1
+    SPARQ_DEBUG_ATTEND_WG_DEFAULT=1 "$bench" "${g4[@]}" --csv "$out/wg128.csv" > "$out/wg128.txt" 2>&1
+fi
+if want stats; then
+    SPARQ_DEBUG_PIPELINE_STATS=1 "$bench" "${quick[@]}" 2>&1 | grep '^sparq-vk: pipeline' > "$out/pipelines.txt"
+    for v in SPARQ_DEBUG_ATTEND_BUTTERFLY SPARQ_DEBUG_ATTEND_WG_DEFAULT; do
+        env "$v=1" SPARQ_DEBUG_PIPELINE_STATS=1 "$bench" "${quick[@]}" --config long1 2>&1 |
+            grep '^sparq-vk: pipeline attend' >> "$out/pipelines.txt"
+    done
+fi
 
 python3 - "$out" <<'PY'
 import csv, os, sys

@@ -216,8 +216,8 @@ static sparq_status get_pipeline(sparq_context *ctx, uint32_t shader, uint32_t w
 
 /* The variant of `kernel` (+ "_<storage>") compiled for this group size
  * and `chunks` (a kernel's per-invocation count: attend's chunks per lane,
- * the selections' runs; 0: none) if there is one (shaders/meson.build),
- * else the one for `chunks` alone, else for the group alone, else the
+ * the fused selection's runs; 0: none) if there is one
+ * (shaders/meson.build), else the one for the group alone, else the
  * generic one. */
 static sparq_status kernel_pipeline(sparq_context *ctx, const char *kernel, const char *storage, uint32_t wg,
                                     uint32_t dh, uint32_t group, uint32_t param, uint32_t chunks, VkPipeline *p)
@@ -227,10 +227,7 @@ static sparq_status kernel_pipeline(sparq_context *ctx, const char *kernel, cons
     int id = -1;
     if (chunks) {
         snprintf(name, sizeof name, "%s_g%u_c%u", prefix, group, chunks);
-        if ((id = sq_shader_lookup(name)) < 0) {
-            snprintf(name, sizeof name, "%s_c%u", prefix, chunks);
-            id = sq_shader_lookup(name);
-        }
+        id = sq_shader_lookup(name);
     }
     if (id < 0) {
         snprintf(name, sizeof name, "%s_g%u", prefix, group);
@@ -369,17 +366,16 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
         memcpy(up + L.q, p->q, q_elems * sizeof(float));
 
     /* Pipelines (built on first use). */
-    VkPipeline fused = VK_NULL_HANDLE, score = VK_NULL_HANDLE, rank = VK_NULL_HANDLE,
-               select_small = VK_NULL_HANDLE, attend, merge;
+    VkPipeline fused = VK_NULL_HANDLE, score = VK_NULL_HANDLE, rank = VK_NULL_HANDLE, select_small = VK_NULL_HANDLE,
+               attend, merge;
     const char *storage = f16 ? "f16" : "f32";
     /* Slots up to fused_max positions are scored and selected by one
      * workgroup per head (sparq_score_select), built with the fewest runs
      * that hold the call's longest such slot. The others are scored by
      * sparq_score, then selected by one workgroup per head up to small_max
-     * (sparq_select_small,
-     * with keys for the longest such slot, rounded up to a power of two:
-     * less shared memory, more workgroups per core) and by sparq_rank's
-     * phases beyond. */
+     * (sparq_select_small, with keys for the longest such slot, rounded up
+     * to a power of two: less shared memory, more workgroups per core) and
+     * by sparq_rank's phases beyond. */
     uint32_t fused_runs = 1;
     while (fused_runs * 8 * SQ_SCORE_WG < s_fused)
         fused_runs *= 2;
@@ -407,10 +403,9 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
                            SQ_MERGE_WG, dh, g, SQ_SCORE_CHUNK, &merge)) != SPARQ_SUCCESS)
         return st;
 
-    *plan = (attend_plan){.ci = ci, .L = L, .r = r, .fused_max = fused_max,
-                          .small_max = small_max, .unranked_max = unranked_max, .use_fused = use_fused,
-                          .use_score = use_score, .use_small = use_small, .use_rank = use_rank,
-                          .fused = fused, .score = score, .rank = rank,
+    *plan = (attend_plan){.ci = ci, .L = L, .r = r, .fused_max = fused_max, .small_max = small_max,
+                          .unranked_max = unranked_max, .use_fused = use_fused, .use_score = use_score, .use_small = use_small,
+                          .use_rank = use_rank, .fused = fused, .score = score, .rank = rank,
                           .select_small = select_small, .attend = attend, .merge = merge, .entries = entries,
                           .q_elems = q_elems};
     return SPARQ_SUCCESS;
@@ -427,12 +422,11 @@ static uint32_t record_dispatches(sparq_cache *c, const sq_attend_params *p, con
     const struct sq_call_info ci = plan->ci;
     const layout L = plan->L;
     const uint32_t r = plan->r;
-    const VkPipeline fused = plan->fused, score = plan->score, rank = plan->rank,
-                     select_small = plan->select_small, attend = plan->attend, merge = plan->merge;
-    const uint32_t fused_max = plan->fused_max, small_max = plan->small_max,
-                   unranked_max = plan->unranked_max;
-    const bool use_fused = plan->use_fused, use_score = plan->use_score,
-               use_small = plan->use_small, use_rank = plan->use_rank;
+    const VkPipeline fused = plan->fused, score = plan->score, rank = plan->rank, select_small = plan->select_small,
+                     attend = plan->attend, merge = plan->merge;
+    const uint32_t fused_max = plan->fused_max, small_max = plan->small_max, unranked_max = plan->unranked_max;
+    const bool use_fused = plan->use_fused, use_score = plan->use_score, use_small = plan->use_small,
+               use_rank = plan->use_rank;
     const VkDeviceAddress dev = scratch->address;
 
     VkBufferCopy copy_up = {.srcOffset = 0, .dstOffset = 0, .size = L.up_bytes};

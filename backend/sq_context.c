@@ -110,7 +110,8 @@ static sparq_status create_device(sparq_context *ctx)
     };
     VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR stats_feature;
     const char *stats_ext = VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME;
-    ctx->debug_pipeline_stats = sq_pipeline_stats_wanted(ctx->physical_device, &stats_feature);
+    ctx->debug_pipeline_stats = env_true("SPARQ_DEBUG_PIPELINE_STATS") &&
+                                sq_pipeline_stats_supported(ctx->physical_device, &stats_feature);
     if (ctx->debug_pipeline_stats) {
         stats_feature.pNext = features.pNext;
         features.pNext = &stats_feature;

@@ -6,12 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool sq_pipeline_stats_wanted(VkPhysicalDevice physical_device,
-                              VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR *feature)
+bool sq_pipeline_stats_supported(VkPhysicalDevice physical_device,
+                                 VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR *feature)
 {
-    const char *v = getenv("SPARQ_DEBUG_PIPELINE_STATS");
-    if (!v || !*v || strcmp(v, "0") == 0)
-        return false;
     uint32_t n = 0;
     if (vkEnumerateDeviceExtensionProperties(physical_device, NULL, &n, NULL) != VK_SUCCESS || n == 0)
         return false;

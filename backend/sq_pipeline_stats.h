@@ -14,11 +14,12 @@
 
 typedef struct sparq_context sparq_context;
 
-/* Whether the variable asks for statistics and physical_device can give
- * them; then *feature is filled in, for the caller to chain into the
- * device's create info with the extension. */
-bool sq_pipeline_stats_wanted(VkPhysicalDevice physical_device,
-                              VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR *feature);
+/* Whether physical_device can give the statistics (if not, says so on
+ * stderr); then *feature is filled in, for the caller to chain into the
+ * device's create info with the extension. Called only when the variable
+ * asks for them. */
+bool sq_pipeline_stats_supported(VkPhysicalDevice physical_device,
+                                 VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR *feature);
 
 /* Prints the statistics of every executable of pipeline, labelled. */
 void sq_pipeline_stats_print(const sparq_context *ctx, VkPipeline pipeline, const char *label);

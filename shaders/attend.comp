@@ -49,12 +49,12 @@ const uint R = GROUP >= 16 ? 2 : GROUP >= 8 ? 4 : 8;
 const bool Q_IN_REGISTERS = GROUP * C <= 8;
 
 // HEADS_BUTTERFLY variants reduce the GROUP heads' partial scores of a row
-// together (reduce_heads) instead of one head at a time, where GROUP is a
-// power of two: fewer shuffles per row, the same sums in another order.
-// Without it the code is that of the measured default (not even the
-// function is compiled in).
-#ifdef HEADS_BUTTERFLY
-const bool BUTTERFLY = GROUP > 1 && (GROUP & (GROUP - 1)) == 0;
+// together (reduce_heads) instead of one head at a time: fewer shuffles per
+// row, the same sums in another order. They are built only for groups of a
+// power of two. Without it the code is that of the measured default (not
+// even the function is compiled in).
+#if defined(HEADS_BUTTERFLY) && (!defined(GROUP_N) || GROUP_N < 2 || (GROUP_N & (GROUP_N - 1)) != 0)
+#error "HEADS_BUTTERFLY needs GROUP_N, a power of two of at least 2"
 #endif
 
 shared vec4 q_s[GROUP * HEAD_DIM / 4]; // [j][d / 4], pre-scaled
@@ -91,10 +91,9 @@ void reduce_heads(inout float part[GROUP], uint kl)
     }
     // Gather: undo the halvings from the last to the first.
     [[unroll]] for (uint o = 1; o < KL; o <<= 1) {
-        // The halving at bit o happened iff GROUP >> (levels above o) > 1,
-        // i.e. iff GROUP * o >= KL (the steps from KL / 2 down to o halved
-        // GROUP log2(KL / o) + 1 times, while more than one head was left).
-        if (GROUP * o >= KL && n < GROUP) {
+        // Bit o was a halving step iff the log2(KL / o) steps down to it
+        // all still held more than one head: KL / o <= GROUP.
+        if (GROUP * o >= KL) {
             const bool upper = (kl & o) != 0;
             float other[GROUP];
             [[unroll]] for (uint i = 0; i < n; i++)
@@ -206,12 +205,7 @@ void main()
                 }
             }
 #ifdef HEADS_BUTTERFLY
-            if (BUTTERFLY)
-                reduce_heads(part, kl);
-            else
-                [[unroll]] for (uint j = 0; j < GROUP; j++)
-                    [[unroll]] for (uint o = KL / 2; o > 0; o >>= 1)
-                        part[j] += subgroupShuffleXor(part[j], o);
+            reduce_heads(part, kl);
             [[unroll]] for (uint j = 0; j < GROUP; j++)
                 s[j * R + r] = base + r < end ? part[j] : NEG_INF;
 #else

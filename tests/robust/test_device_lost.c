@@ -31,6 +31,14 @@ static void assert_lost(sparq_status st, const char *what)
         fail_msg("%s on a lost device: the message \"%s\" does not say so", what, message ? message : "(null)");
 }
 
+/* Destroys the harness's (lost or hung) context and creates a new one, so
+ * that later tests run on a working device. */
+static void renew_context(void)
+{
+    assert_int_equal(harness_group_teardown(NULL), 0);
+    assert_int_equal(harness_group_setup(NULL), 0);
+}
+
 /* Every call that needs the device fails; lengths stay as they were. */
 static void assert_everything_lost(harness_cache *hc, sparq_ref_rng *rng, const char *label)
 {
@@ -105,8 +113,7 @@ static void test_lost_device(void **state)
     harness_cache_destroy(&a);
     harness_cache_destroy(&b);
     /* Destroying the lost context, then a new one: it works. */
-    assert_int_equal(harness_group_teardown(NULL), 0);
-    assert_int_equal(harness_group_setup(NULL), 0);
+    renew_context();
     harness_cache c;
     harness_cache_create(&c, &rng, 2, 2, 32, 64, SPARQ_DTYPE_F16);
     harness_fill(&c, &rng, 1, 40, 0, SPARQ_DTYPE_F32);
@@ -151,8 +158,7 @@ static void test_lost_during_attend(void **state)
     free(q);
     assert_everything_lost(&a, &rng, "after a lost attend");
     harness_cache_destroy(&a);
-    assert_int_equal(harness_group_teardown(NULL), 0);
-    assert_int_equal(harness_group_setup(NULL), 0);
+    renew_context();
     harness_finish();
 }
 
@@ -180,8 +186,7 @@ static void test_hung_attend(void **state)
     harness_result_free(&res);
     free(q);
     harness_cache_destroy(&a);
-    assert_int_equal(harness_group_teardown(NULL), 0);
-    assert_int_equal(harness_group_setup(NULL), 0);
+    renew_context();
     harness_finish();
 }
 

@@ -7,27 +7,26 @@
 #ifndef SPARQ_LOGIT_NORM_GLSL
 #define SPARQ_LOGIT_NORM_GLSL
 
+#include "head_reductions.glsl"
+
 shared vec2 head_norm[GROUP]; // (max, 1 / sum exp) of z_j over all positions
 
 // head_norm from the per-chunk (max, sum exp) of sparq_score at sb, for
-// n_chunks chunks. Uniform control flow (contains barriers).
+// n_chunks chunks: every head's in one reduction (head_reductions.glsl).
+// Uniform control flow (contains barriers).
 void load_head_norm(uint64_t sb, uint n_chunks)
 {
     const uint tid = wg_ordered_index();
-    [[unroll]] for (uint j = 0; j < GROUP; j++) {
-        float m = NEG_INF;
-        for (uint x = tid; x < n_chunks; x += WG_SIZE)
-            m = max(m, Vec2Ref(sb).v[x * GROUP + j].x);
-        m = wg_max(m);
-        float sum = 0.0;
-        for (uint x = tid; x < n_chunks; x += WG_SIZE) {
-            const vec2 st = Vec2Ref(sb).v[x * GROUP + j];
-            sum += st.x == NEG_INF ? 0.0 : st.y * exp(st.x - m);
-        }
-        sum = wg_sum(sum);
-        if (tid == 0)
-            head_norm[j] = vec2(m, 1.0 / sum);
-    }
+    vec2 st[GROUP];
+    [[unroll]] for (uint j = 0; j < GROUP; j++)
+        st[j] = vec2(NEG_INF, 0.0);
+    for (uint x = tid; x < n_chunks; x += WG_SIZE)
+        [[unroll]] for (uint j = 0; j < GROUP; j++)
+            st[j] = softmax_stats_merge(st[j], Vec2Ref(sb).v[x * GROUP + j]);
+    wg_softmax_stats_heads(st);
+    if (tid == 0)
+        [[unroll]] for (uint j = 0; j < GROUP; j++)
+            head_norm[j] = vec2(st[j].x, 1.0 / st[j].y);
     barrier();
 }
 

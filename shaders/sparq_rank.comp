@@ -19,6 +19,10 @@
 // digits so far and how many keys are still to take) for the next phase,
 // and phase 0 clears the second histogram, so the host clears only the first.
 // Slots of at most pc.n_chunks positions are left to sparq_select_small.
+// Each invocation owns 4 consecutive positions of its chunk (in
+// wg_ordered_index order, so a scan over invocations is in position
+// order), and each phase reduces or scans once: the per-head statistics and
+// alpha shares go through head_reductions.glsl's all-heads reductions.
 // Grid: x = chunk of CHUNK positions (as sparq_score), y = KV head, z = entry.
 #include "common.glsl"
 #include "selection.glsl"
@@ -37,6 +41,22 @@ uint resolve(uint64_t histb, uint still, out uint still_out)
     [[unroll]] for (uint b = 0; b < BINS_PER_THREAD; b++)
         counts[b] = UintRef(histb).v[top - b];
     return resolve_digit(counts, still, still_out);
+}
+
+shared uvec2 red_uvec2[WG_SIZE];
+
+// Sum of a uvec2 over the workgroup; every invocation gets it.
+uvec2 wg_sum_uvec2(uvec2 v)
+{
+    const uvec2 s = subgroupAdd(v);
+    if (subgroupElect())
+        red_uvec2[gl_SubgroupID] = s;
+    barrier();
+    uvec2 t = uvec2(0);
+    for (uint i = 0; i < gl_NumSubgroups; i++)
+        t += red_uvec2[i];
+    barrier();
+    return t;
 }
 
 void flush_hist(uint64_t histb)
@@ -70,6 +90,9 @@ void main()
     const uint64_t hist0b = call.hist + uint64_t(head) * BINS * 4;
     const uint64_t hist1b = call.hist + (uint64_t(pc.n_entries) * pc.n_kv_heads * BINS + uint64_t(head) * (BINS + 4)) * 4;
     const uint64_t stateb = hist1b + BINS * 4; // uvec2 after phase 1, uvec2 after phase 2
+    // This invocation's positions t0 .. t0 + 3 (z and keys are stored for
+    // whole chunks, so a vec4 at t0 < S is in bounds).
+    const uint t0 = c * CHUNK + tid * 4;
 
     if (phase == 0 || phase == 3) // softmax max and sum of each head over all positions
         load_head_norm(call.stats + uint64_t(head) * call.score_chunks * GROUP * 8, n_chunks);
@@ -79,13 +102,14 @@ void main()
             for (uint i = tid; i < BINS; i += WG_SIZE)
                 UintRef(hist1b).v[i] = 0;
         clear_hist();
-        for (uint i = 0; i < 4; i++) {
-            const uint t = c * CHUNK + i * WG_SIZE + tid;
-            if (t < n_cand) {
-                const uint key = ranking_key(zb, call.z_stride, t);
-                UintRef(keyb).v[t] = key;
-                atomicAdd(hist_s[key >> (LOW_BITS + DIGIT_BITS)], 1u);
-            }
+        if (t0 < n_cand) {
+            vec4 rho = vec4(0.0);
+            [[unroll]] for (uint j = 0; j < GROUP; j++)
+                rho += exp(Vec4Ref(zb).v[(j * call.z_stride + t0) >> 2] - head_norm[j].x) * head_norm[j].y;
+            const uvec4 key = uvec4(rho_key(rho.x), rho_key(rho.y), rho_key(rho.z), rho_key(rho.w));
+            Uvec4Ref(keyb).v[t0 >> 2] = key;
+            for (uint i = 0; i < 4 && t0 + i < n_cand; i++)
+                atomicAdd(hist_s[key[i] >> (LOW_BITS + DIGIT_BITS)], 1u);
         }
         flush_hist(hist0b);
         return;
@@ -96,13 +120,11 @@ void main()
         if (c == 0 && tid == 0)
             Uvec2Ref(stateb).v[0] = uvec2(d0, still);
         clear_hist();
-        for (uint i = 0; i < 4; i++) {
-            const uint t = c * CHUNK + i * WG_SIZE + tid;
-            if (t < n_cand) {
-                const uint key = UintRef(keyb).v[t];
-                if ((key >> (LOW_BITS + DIGIT_BITS)) == d0)
-                    atomicAdd(hist_s[(key >> LOW_BITS) & (BINS - 1)], 1u);
-            }
+        if (t0 < n_cand) {
+            const uvec4 key = Uvec4Ref(keyb).v[t0 >> 2];
+            for (uint i = 0; i < 4 && t0 + i < n_cand; i++)
+                if ((key[i] >> (LOW_BITS + DIGIT_BITS)) == d0)
+                    atomicAdd(hist_s[(key[i] >> LOW_BITS) & (BINS - 1)], 1u);
         }
         flush_hist(hist1b);
         return;
@@ -124,76 +146,62 @@ void main()
             ties = st1.y;
         }
     }
-    const uint64_t countb = call.counts + uint64_t(head) * call.score_chunks * 8;
-    if (phase == 2) {
-        uint n_sure = 0, n_tie = 0;
-        for (uint i = 0; i < 4; i++) {
-            const uint t = c * CHUNK + i * WG_SIZE + tid;
-            if (t >= S)
-                continue;
-            if (t >= n_cand || take_all) {
-                n_sure++;
-            } else if (radix) {
-                const uint key = UintRef(keyb).v[t] >> LOW_BITS;
-                n_sure += key > threshold ? 1u : 0u;
-                n_tie += key == threshold ? 1u : 0u;
+    // Each of this invocation's positions: taken for sure (above the
+    // threshold, in the local window, or every position taken) or a tie.
+    bvec4 sure = bvec4(false), tie = bvec4(false);
+    if (t0 < S) {
+        const uvec4 key = radix && t0 < n_cand ? Uvec4Ref(keyb).v[t0 >> 2] >> LOW_BITS : uvec4(0);
+        [[unroll]] for (uint i = 0; i < 4; i++) {
+            const uint t = t0 + i;
+            if (t < S && (t >= n_cand || take_all)) {
+                sure[i] = true;
+            } else if (t < S && radix) {
+                sure[i] = key[i] > threshold;
+                tie[i] = key[i] == threshold;
             }
         }
-        uint total_sure, total_tie;
-        wg_exclusive_scan(n_sure, total_sure);
-        wg_exclusive_scan(n_tie, total_tie);
-        if (tid == 0) {
-            UintRef(countb).v[c * 2] = total_sure;
-            UintRef(countb).v[c * 2 + 1] = total_tie;
-        }
+    }
+    const uvec2 mine = uvec2(uvec4(sure).x + uvec4(sure).y + uvec4(sure).z + uvec4(sure).w,
+                             uvec4(tie).x + uvec4(tie).y + uvec4(tie).z + uvec4(tie).w);
+    const uint64_t countb = call.counts + uint64_t(head) * call.score_chunks * 8;
+    if (phase == 2) {
+        const uvec2 chunk_total = wg_sum_uvec2(mine);
+        if (tid == 0)
+            Uvec2Ref(countb).v[c] = chunk_total;
         return;
     }
 
-    // Phase 3: place this chunk after the chunks before it.
-    uint before_sure = 0, before_tie = 0;
-    for (uint x = tid; x < c; x += WG_SIZE) {
-        before_sure += UintRef(countb).v[x * 2];
-        before_tie += UintRef(countb).v[x * 2 + 1];
-    }
+    // Phase 3: place this chunk after the chunks before it, and each
+    // invocation after the invocations before it (counts of at most CHUNK
+    // fit 16 bits: sure and ties go through one scan).
+    uvec2 before = uvec2(0);
+    for (uint x = tid; x < c; x += WG_SIZE)
+        before += Uvec2Ref(countb).v[x];
+    before = wg_sum_uvec2(before);
     uint total;
-    wg_exclusive_scan(before_sure, total);
-    before_sure = total;
-    wg_exclusive_scan(before_tie, total);
-    uint tie_rank = total;
-    uint slot = before_sure + min(tie_rank, ties);
+    const uint packed_before = wg_exclusive_scan(mine.x | (mine.y << 16), total);
+    uint sure_rank = before.x + (packed_before & 0xffffu), tie_rank = before.y + (packed_before >> 16);
 
     const uint64_t selb = call.sel + uint64_t(head) * call.k_stride * 4;
     float alpha_acc[GROUP];
     [[unroll]] for (uint j = 0; j < GROUP; j++)
         alpha_acc[j] = 0.0;
-    for (uint i = 0; i < 4; i++) {
-        const uint t = c * CHUNK + i * WG_SIZE + tid;
-        bool sure = false, tie = false;
-        if (t < S) {
-            if (t >= n_cand || take_all) {
-                sure = true;
-            } else if (radix) {
-                const uint key = UintRef(keyb).v[t] >> LOW_BITS;
-                sure = key > threshold;
-                tie = key == threshold;
-            }
-        }
-        uint n_ties, n_take;
-        const uint my_tie = tie_rank + wg_exclusive_scan(tie ? 1u : 0u, n_ties);
-        const bool take = sure || (tie && my_tie < ties);
-        const uint place = slot + wg_exclusive_scan(take ? 1u : 0u, n_take);
-        if (take) {
+    [[unroll]] for (uint i = 0; i < 4; i++) {
+        const uint t = t0 + i;
+        // Taken positions in position order: the sure ones and the first
+        // `ties` ties.
+        if (sure[i] || (tie[i] && tie_rank < ties)) {
+            const uint place = sure_rank + min(tie_rank, ties);
             UintRef(selb).v[min(place, call.k_stride - 1)] = t;
             [[unroll]] for (uint j = 0; j < GROUP; j++)
                 alpha_acc[j] += approx_p(zb, call.z_stride, j, t);
         }
-        slot += n_take;
-        tie_rank += n_ties;
+        sure_rank += sure[i] ? 1u : 0u;
+        tie_rank += tie[i] ? 1u : 0u;
     }
+    wg_sum_heads(alpha_acc);
     const uint64_t ab = call.alpha_part + (uint64_t(head) * call.score_chunks + c) * GROUP * 4;
-    [[unroll]] for (uint j = 0; j < GROUP; j++) {
-        const float a = wg_sum(alpha_acc[j]);
-        if (tid == 0)
-            FloatRef(ab).v[j] = a;
-    }
+    if (tid == 0)
+        [[unroll]] for (uint j = 0; j < GROUP; j++)
+            FloatRef(ab).v[j] = alpha_acc[j];
 }

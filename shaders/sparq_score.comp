@@ -9,10 +9,9 @@
 // Grid: x = chunk of CHUNK = 4 * WG_SIZE positions, y = KV head, z = entry.
 #include "common.glsl"
 #include "query_components.glsl"
+#include "head_reductions.glsl"
 
 const uint CHUNK = WG_SIZE * 4;
-
-shared vec2 chunk_stats[GROUP];
 
 void main()
 {
@@ -61,16 +60,17 @@ void main()
         Vec4Ref(zb).v[(j * call.z_stride + t0) >> 2] = z[j];
     }
 
-    // Chunk statistics per head: max and sum of exp(z - max).
+    // Chunk statistics per head: max and sum of exp(z - max), every head in
+    // one reduction.
+    vec2 st[GROUP];
     [[unroll]] for (uint j = 0; j < GROUP; j++) {
-        const float mx = wg_max(max(max(z[j].x, z[j].y), max(z[j].z, z[j].w)));
+        const float mx = max(max(z[j].x, z[j].y), max(z[j].z, z[j].w));
         const vec4 p = exp(z[j] - mx);
-        const float sm = wg_sum(mx == NEG_INF ? 0.0 : p.x + p.y + p.z + p.w);
-        if (tid == 0)
-            chunk_stats[j] = vec2(mx, sm);
+        st[j] = vec2(mx, mx == NEG_INF ? 0.0 : p.x + p.y + p.z + p.w);
     }
-    barrier();
+    wg_softmax_stats_heads(st);
     const uint64_t sb = call.stats + ((uint64_t(e) * pc.n_kv_heads + kv) * call.score_chunks + c) * GROUP * 8;
-    for (uint j = tid; j < GROUP; j += WG_SIZE)
-        Vec2Ref(sb).v[j] = chunk_stats[j];
+    if (tid == 0)
+        [[unroll]] for (uint j = 0; j < GROUP; j++)
+            Vec2Ref(sb).v[j] = st[j];
 }

@@ -238,30 +238,6 @@ static sparq_status kernel_pipeline(sparq_context *ctx, const char *kernel, cons
     return get_pipeline(ctx, (uint32_t)id, wg, dh, group, param, p);
 }
 
-/* attend's kernel name: an opt-in variant where one is built for this shape
- * (groups of 2-16 with one chunk per lane), else the default.
- * SPARQ_DEBUG_ATTEND_BUTTERFLY: the heads' scores reduced together;
- * SPARQ_DEBUG_ATTEND_WG_DEFAULT: compiled with the workgroup size it runs
- * at (SQ_ATTEND_WG_MAX, the "w128" in its name) as its default instead of
- * 256 (docs/NOTES.md, entry 22). Neither is timed on a GPU yet. */
-static const char *attend_kernel(const sparq_context *ctx, bool sparse, const char *storage, uint32_t group,
-                                 uint32_t chunks, uint32_t wg)
-{
-    _Static_assert(SQ_ATTEND_WG_MAX == 128, "the w128 variants are built for 128 invocations");
-    const char *opt = NULL;
-    if (ctx->debug_attend_butterfly)
-        opt = sparse ? "attend_sparse_bf" : "attend_dense_bf";
-    else if (ctx->debug_attend_wg_default && wg == SQ_ATTEND_WG_MAX)
-        opt = sparse ? "attend_sparse_w128" : "attend_dense_w128";
-    char name[64];
-    if (opt) {
-        snprintf(name, sizeof name, "%s_%s_g%u_c%u", opt, storage, group, chunks);
-        if (sq_shader_lookup(name) >= 0)
-            return opt;
-    }
-    return sparse ? "attend_sparse" : "attend_dense";
-}
-
 /* Everything record_dispatches needs, decided before recording. */
 typedef struct attend_plan {
     struct sq_call_info ci;
@@ -396,8 +372,8 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
          (use_small && (st = kernel_pipeline(ctx, "sparq_select_small", NULL, SQ_SCORE_WG, dh, g, small_keys, 0,
                                              &select_small)) != SPARQ_SUCCESS)))
         return st;
-    if ((st = kernel_pipeline(ctx, attend_kernel(ctx, p->sparq, storage, g, div_up(dh / 8, kl), attend_wg), storage, attend_wg,
-                              dh, g, kl, div_up(dh / 8, kl), &attend)) !=
+    if ((st = kernel_pipeline(ctx, p->sparq ? "attend_sparse" : "attend_dense", storage, attend_wg, dh, g, kl,
+                              div_up(dh / 8, kl), &attend)) !=
             SPARQ_SUCCESS ||
         (st = get_pipeline(ctx, p->sparq ? SPARQ_SHADER_ATTEND_MERGE_SPARSE : SPARQ_SHADER_ATTEND_MERGE_DENSE,
                            SQ_MERGE_WG, dh, g, SQ_SCORE_CHUNK, &merge)) != SPARQ_SUCCESS)

@@ -317,8 +317,6 @@ sparq_status sq_context_new(const sparq_context_desc *desc, sparq_context **out)
     ctx->debug_fused_max = env_limit("SPARQ_DEBUG_FUSED_MAX");
     ctx->debug_poison_scratch = env_true("SPARQ_DEBUG_POISON_SCRATCH");
     ctx->debug_attend_lanes = env_limit("SPARQ_DEBUG_ATTEND_LANES");
-    ctx->debug_attend_butterfly = env_true("SPARQ_DEBUG_ATTEND_BUTTERFLY");
-    ctx->debug_attend_wg_default = env_true("SPARQ_DEBUG_ATTEND_WG_DEFAULT");
     return SPARQ_SUCCESS;
 }
 

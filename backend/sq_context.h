@@ -42,8 +42,6 @@ struct sparq_context {
     uint32_t debug_select_small_max;
     uint32_t debug_fused_max; /* SPARQ_DEBUG_FUSED_MAX: caps sparq_score_select's slots */
     uint32_t debug_attend_lanes; /* SPARQ_DEBUG_ATTEND_LANES: caps attend's lanes per row */
-    bool debug_attend_butterfly; /* SPARQ_DEBUG_ATTEND_BUTTERFLY: attend's heads reduced together */
-    bool debug_attend_wg_default; /* SPARQ_DEBUG_ATTEND_WG_DEFAULT: attend compiled with its size as default */
     bool debug_poison_scratch; /* SPARQ_DEBUG_POISON_SCRATCH: fill the selection's scratch before each call */
     bool debug_pipeline_stats; /* SPARQ_DEBUG_PIPELINE_STATS, where the device has the extension */
 

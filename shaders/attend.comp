@@ -48,66 +48,12 @@ const uint R = GROUP >= 16 ? 2 : GROUP >= 8 ? 4 : 8;
 // from shared memory (more shared-memory traffic, no spills).
 const bool Q_IN_REGISTERS = GROUP * C <= 8;
 
-// HEADS_BUTTERFLY variants reduce the GROUP heads' partial scores of a row
-// together (reduce_heads) instead of one head at a time: fewer shuffles per
-// row, the same sums in another order. They are built only for groups of a
-// power of two. Without it the code is that of the measured default (not
-// even the function is compiled in).
-#if defined(HEADS_BUTTERFLY) && (!defined(GROUP_N) || GROUP_N < 2 || (GROUP_N & (GROUP_N - 1)) != 0)
-#error "HEADS_BUTTERFLY needs GROUP_N, a power of two of at least 2"
-#endif
-
 shared vec4 q_s[GROUP * HEAD_DIM / 4]; // [j][d / 4], pre-scaled
 // One 8-element chunk per invocation: the combine goes chunk by chunk, so
 // its shared memory does not grow with head_dim (where head_dim / 8 is odd,
 // lanes take several chunks each).
 shared vec4 red_acc[WG_SIZE * 2];
 shared float red_m[NG], red_l[NG];
-
-#ifdef HEADS_BUTTERFLY
-// The sums over the KL lanes of a lane group of every head's partial
-// score, in place. Each halving step (lane bit o, from KL / 2 down) keeps
-// half the heads still held, the upper or lower half by the lane's bit,
-// and adds the partner's share of them: one shuffle per head kept, until a
-// lane holds one head; the remaining steps add single values. Then the
-// heads are gathered back in reverse, one shuffle per head held. For
-// GROUP = 4 and KL = 16: 2 + 1 + 1 + 1 + 1 + 2 = 8 shuffles instead of 16.
-void reduce_heads(inout float part[GROUP], uint kl)
-{
-    uint n = GROUP; // heads this lane still holds, in part[0..n)
-    [[unroll]] for (uint o = KL / 2; o > 0; o >>= 1) {
-        if (n > 1) {
-            const uint half_n = n / 2;
-            const bool upper = (kl & o) != 0;
-            [[unroll]] for (uint i = 0; i < half_n; i++) {
-                const float keep = upper ? part[i + half_n] : part[i];
-                const float send = upper ? part[i] : part[i + half_n];
-                part[i] = keep + subgroupShuffleXor(send, o);
-            }
-            n = half_n;
-        } else {
-            part[0] += subgroupShuffleXor(part[0], o);
-        }
-    }
-    // Gather: undo the halvings from the last to the first.
-    [[unroll]] for (uint o = 1; o < KL; o <<= 1) {
-        // Bit o was a halving step iff the log2(KL / o) steps down to it
-        // all still held more than one head: KL / o <= GROUP.
-        if (GROUP * o >= KL) {
-            const bool upper = (kl & o) != 0;
-            float other[GROUP];
-            [[unroll]] for (uint i = 0; i < n; i++)
-                other[i] = subgroupShuffleXor(part[i], o);
-            [[unroll]] for (uint i = n; i-- > 0;) {
-                const float mine = part[i];
-                part[i] = upper ? other[i] : mine;
-                part[i + n] = upper ? mine : other[i];
-            }
-            n *= 2;
-        }
-    }
-}
-#endif
 
 void main()
 {
@@ -204,17 +150,11 @@ void main()
                     part[j] += dot(qa, k_lo) + dot(qb4, k_hi);
                 }
             }
-#ifdef HEADS_BUTTERFLY
-            reduce_heads(part, kl);
-            [[unroll]] for (uint j = 0; j < GROUP; j++)
-                s[j * R + r] = base + r < end ? part[j] : NEG_INF;
-#else
             [[unroll]] for (uint j = 0; j < GROUP; j++) {
                 [[unroll]] for (uint o = KL / 2; o > 0; o >>= 1)
                     part[j] += subgroupShuffleXor(part[j], o);
                 s[j * R + r] = base + r < end ? part[j] : NEG_INF;
             }
-#endif
         }
 
         // Each head's running max and rescale, then its weights in place of

@@ -19,8 +19,8 @@
 layout(local_size_x_id = 0) in;
 // WG_SIZE_N: the default for kernels always run at one size, so that the
 // value the backend sets is also the one the shader was compiled with (on
-// an H200 that made a kernel 1.35x faster: docs/NOTES.md, entry 22). Set
-// by attend's opt-in _w128 variants.
+// an H200 that made a kernel 1.35x faster: docs/NOTES.md, entry 22). No
+// variant sets it now: attend, run at 128, was no faster compiled with it.
 #ifndef WG_SIZE_N
 #define WG_SIZE_N 256
 #endif

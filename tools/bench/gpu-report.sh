@@ -13,10 +13,6 @@
 #   bench.{txt,csv,json}          the full suite, default kernels, blocking host path
 #   recorded.{txt,csv}            the same on the recorded path (host cost of record_attend)
 #   unfused.{txt,csv}             mha16, paper with SPARQ_DEBUG_FUSED_MAX=0 (previous kernels)
-#   butterfly.{txt,csv}           long1, long1x, batch8 with SPARQ_DEBUG_ATTEND_BUTTERFLY=1
-#                                 (attend's heads reduced together; NOTES.md entry 23)
-#   wg128.{txt,csv}               the same with SPARQ_DEBUG_ATTEND_WG_DEFAULT=1 (attend compiled
-#                                 with its workgroup size as the default; entry 22)
 #   info.txt                      the device as the plugin sees it
 #   pipelines.txt                 each pipeline's registers, spills and shared memory, as the
 #                                 driver reports them (SPARQ_DEBUG_PIPELINE_STATS)
@@ -45,7 +41,6 @@ fi
 
 bench="$build/tools/bench/sparq-bench"
 quick=(--reps 1 --warmup 1 --warmup-ms 0 --rotate-mib 0) # pipelines built, nothing timed
-g4=(--config long1 --config long1x --config batch8)      # the group-4 configs
 if want bench; then
     "$build/tools/info/sparq-info" > "$out/info.txt" 2>&1
     "$bench" --csv "$out/bench.csv" --json "$out/bench.json" > "$out/bench.txt" 2>&1
@@ -53,15 +48,9 @@ if want bench; then
 fi
 if want variants; then
     SPARQ_DEBUG_FUSED_MAX=0 "$bench" --config mha16 --config paper --csv "$out/unfused.csv" > "$out/unfused.txt" 2>&1
-    SPARQ_DEBUG_ATTEND_BUTTERFLY=1 "$bench" "${g4[@]}" --csv "$out/butterfly.csv" > "$out/butterfly.txt" 2>&1
-    SPARQ_DEBUG_ATTEND_WG_DEFAULT=1 "$bench" "${g4[@]}" --csv "$out/wg128.csv" > "$out/wg128.txt" 2>&1
 fi
 if want stats; then
     SPARQ_DEBUG_PIPELINE_STATS=1 "$bench" "${quick[@]}" 2>&1 | grep '^sparq-vk: pipeline' > "$out/pipelines.txt"
-    for v in SPARQ_DEBUG_ATTEND_BUTTERFLY SPARQ_DEBUG_ATTEND_WG_DEFAULT; do
-        env "$v=1" SPARQ_DEBUG_PIPELINE_STATS=1 "$bench" "${quick[@]}" --config long1 2>&1 |
-            grep '^sparq-vk: pipeline attend' >> "$out/pipelines.txt"
-    done
 fi
 
 python3 - "$out" <<'PY'
@@ -76,8 +65,6 @@ def rows(name, step):
 def times(name, step):
     return {c: float(r["gpu_us_median"]) for c, r in rows(name, step).items()}
 cols = [("dense", "bench", "dense"), ("sparq", "bench", "sparq"), ("sparq unfused", "unfused", "sparq"),
-        ("dense bfly", "butterfly", "dense"), ("sparq bfly", "butterfly", "sparq"),
-        ("dense wg128", "wg128", "dense"), ("sparq wg128", "wg128", "sparq"),
         ("dense recorded", "recorded", "dense"), ("sparq recorded", "recorded", "sparq")]
 got = [times(f, step) for _, f, step in cols]
 print("%-10s" % "config" + "".join("%15s" % c[0] for c in cols) + "   (GPU us, medians)")

@@ -456,7 +456,7 @@ static uint32_t record_dispatches(sparq_cache *c, const sq_attend_params *p, con
         push.n_chunks = unranked_max;
         for (uint32_t phase = 0; use_rank && phase < SQ_RANK_PHASES; phase++) {
             push.span = phase;
-            sq_stream_dispatch(ctx, s, rank, &push, ci.score_chunks, c->n_kv_heads, n);
+            sq_stream_dispatch(ctx, s, rank, &push, (ci.z_stride + SQ_RANK_CHUNK - 1) / SQ_RANK_CHUNK, c->n_kv_heads, n);
             if (phase + 1 < SQ_RANK_PHASES)
                 sq_stream_barrier(ctx, s);
         }

@@ -19,15 +19,22 @@
 // digits so far and how many keys are still to take) for the next phase,
 // and phase 0 clears the second histogram, so the host clears only the first.
 // Slots of at most pc.n_chunks positions are left to sparq_select_small.
-// Each invocation owns 4 consecutive positions of its chunk (in
+// Each invocation owns PER_INV consecutive positions of its chunk (in
 // wg_ordered_index order, so a scan over invocations is in position
 // order), and each phase reduces or scans once: the per-head statistics and
 // alpha shares go through head_reductions.glsl's all-heads reductions.
-// Grid: x = chunk of CHUNK positions (as sparq_score), y = KV head, z = entry.
+// Why a chunk is 4 of sparq_score's: each phase's time is a few round trips
+// to memory and a few barriers per workgroup, whatever its work, so the
+// fewer waves of workgroups the better (on an H200, 4 positions per
+// invocation took 64 us over the 1024 workgroups of a batch of 8 x 16384
+// positions, 25 us over 256 workgroups at 32768 positions).
+// Grid: x = chunk of CHUNK positions, y = KV head, z = entry.
 #include "common.glsl"
 #include "selection.glsl"
 
-const uint CHUNK = WG_SIZE * 4; // the backend runs this with WG_SIZE = 256
+const uint PER_INV = 16;
+const uint CHUNK = WG_SIZE * PER_INV; // the backend runs this with WG_SIZE = 256
+const uint SCORE_CHUNK = WG_SIZE * 4; // sparq_score's: the stats' and alpha_part's granularity
 // call.hist holds the first histogram of every head ([head][BINS], cleared
 // by the host), then per head the second histogram and the state resolved
 // by phases 1 and 2 ([head][BINS + 4]). Must match SQ_RANK_BINS in
@@ -84,31 +91,32 @@ void main()
     if (phase <= 1 && !radix)
         return;
     const uint head = e * pc.n_kv_heads + kv;
-    const uint n_chunks = (S + CHUNK - 1) / CHUNK;
+    const uint n_score_chunks = (S + SCORE_CHUNK - 1) / SCORE_CHUNK;
     const uint64_t zb = call.z + uint64_t(head) * GROUP * call.z_stride * 4;
     const uint64_t keyb = call.keys + uint64_t(head) * call.z_stride * 4;
     const uint64_t hist0b = call.hist + uint64_t(head) * BINS * 4;
     const uint64_t hist1b = call.hist + (uint64_t(pc.n_entries) * pc.n_kv_heads * BINS + uint64_t(head) * (BINS + 4)) * 4;
     const uint64_t stateb = hist1b + BINS * 4; // uvec2 after phase 1, uvec2 after phase 2
-    // This invocation's positions t0 .. t0 + 3 (z and keys are stored for
-    // whole chunks, so a vec4 at t0 < S is in bounds).
-    const uint t0 = c * CHUNK + tid * 4;
+    // This invocation's positions t0 .. t0 + PER_INV - 1, read 4 at a time
+    // (z and keys are stored for whole score chunks, so a vec4 at a
+    // position below S is in bounds).
+    const uint t0 = c * CHUNK + tid * PER_INV;
 
     if (phase == 0 || phase == 3) // softmax max and sum of each head over all positions
-        load_head_norm(call.stats + uint64_t(head) * call.score_chunks * GROUP * 8, n_chunks);
+        load_head_norm(call.stats + uint64_t(head) * call.score_chunks * GROUP * 8, n_score_chunks);
 
     if (phase == 0) {
         if (c == 0) // phase 1 adds into the second histogram
             for (uint i = tid; i < BINS; i += WG_SIZE)
                 UintRef(hist1b).v[i] = 0;
         clear_hist();
-        if (t0 < n_cand) {
+        for (uint q = t0; q < t0 + PER_INV && q < n_cand; q += 4) {
             vec4 rho = vec4(0.0);
             [[unroll]] for (uint j = 0; j < GROUP; j++)
-                rho += exp(Vec4Ref(zb).v[(j * call.z_stride + t0) >> 2] - head_norm[j].x) * head_norm[j].y;
+                rho += exp(Vec4Ref(zb).v[(j * call.z_stride + q) >> 2] - head_norm[j].x) * head_norm[j].y;
             const uvec4 key = uvec4(rho_key(rho.x), rho_key(rho.y), rho_key(rho.z), rho_key(rho.w));
-            Uvec4Ref(keyb).v[t0 >> 2] = key;
-            for (uint i = 0; i < 4 && t0 + i < n_cand; i++)
+            Uvec4Ref(keyb).v[q >> 2] = key;
+            for (uint i = 0; i < 4 && q + i < n_cand; i++)
                 atomicAdd(hist_s[key[i] >> (LOW_BITS + DIGIT_BITS)], 1u);
         }
         flush_hist(hist0b);
@@ -120,9 +128,9 @@ void main()
         if (c == 0 && tid == 0)
             Uvec2Ref(stateb).v[0] = uvec2(d0, still);
         clear_hist();
-        if (t0 < n_cand) {
-            const uvec4 key = Uvec4Ref(keyb).v[t0 >> 2];
-            for (uint i = 0; i < 4 && t0 + i < n_cand; i++)
+        for (uint q = t0; q < t0 + PER_INV && q < n_cand; q += 4) {
+            const uvec4 key = Uvec4Ref(keyb).v[q >> 2];
+            for (uint i = 0; i < 4 && q + i < n_cand; i++)
                 if ((key[i] >> (LOW_BITS + DIGIT_BITS)) == d0)
                     atomicAdd(hist_s[(key[i] >> LOW_BITS) & (BINS - 1)], 1u);
         }
@@ -146,23 +154,25 @@ void main()
             ties = st1.y;
         }
     }
-    // Each of this invocation's positions: taken for sure (above the
-    // threshold, in the local window, or every position taken) or a tie.
-    bvec4 sure = bvec4(false), tie = bvec4(false);
-    if (t0 < S) {
-        const uvec4 key = radix && t0 < n_cand ? Uvec4Ref(keyb).v[t0 >> 2] >> LOW_BITS : uvec4(0);
+    // Bit i of `sure`: position t0 + i is taken for sure (above the
+    // threshold, in the local window, or every position taken); of `tie`:
+    // it ties at the threshold.
+    uint sure = 0, tie = 0;
+    for (uint q = t0; q < t0 + PER_INV && q < S; q += 4) {
+        const uvec4 key = radix && q < n_cand ? Uvec4Ref(keyb).v[q >> 2] >> LOW_BITS : uvec4(0);
         [[unroll]] for (uint i = 0; i < 4; i++) {
-            const uint t = t0 + i;
-            if (t < S && (t >= n_cand || take_all)) {
-                sure[i] = true;
-            } else if (t < S && radix) {
-                sure[i] = key[i] > threshold;
-                tie[i] = key[i] == threshold;
+            const uint t = q + i, bit = 1u << (t - t0);
+            if (t >= S)
+                continue;
+            if (t >= n_cand || take_all) {
+                sure |= bit;
+            } else if (radix) {
+                sure |= key[i] > threshold ? bit : 0u;
+                tie |= key[i] == threshold ? bit : 0u;
             }
         }
     }
-    const uvec2 mine = uvec2(uvec4(sure).x + uvec4(sure).y + uvec4(sure).z + uvec4(sure).w,
-                             uvec4(tie).x + uvec4(tie).y + uvec4(tie).z + uvec4(tie).w);
+    const uvec2 mine = uvec2(bitCount(sure), bitCount(tie));
     const uint64_t countb = call.counts + uint64_t(head) * call.score_chunks * 8;
     if (phase == 2) {
         const uvec2 chunk_total = wg_sum_uvec2(mine);
@@ -186,22 +196,28 @@ void main()
     float alpha_acc[GROUP];
     [[unroll]] for (uint j = 0; j < GROUP; j++)
         alpha_acc[j] = 0.0;
-    [[unroll]] for (uint i = 0; i < 4; i++) {
-        const uint t = t0 + i;
+    for (uint i = 0; i < PER_INV; i++) {
+        const uint bit = 1u << i;
         // Taken positions in position order: the sure ones and the first
         // `ties` ties.
-        if (sure[i] || (tie[i] && tie_rank < ties)) {
-            const uint place = sure_rank + min(tie_rank, ties);
+        if ((sure & bit) != 0 || ((tie & bit) != 0 && tie_rank < ties)) {
+            const uint t = t0 + i, place = sure_rank + min(tie_rank, ties);
             UintRef(selb).v[min(place, call.k_stride - 1)] = t;
             [[unroll]] for (uint j = 0; j < GROUP; j++)
                 alpha_acc[j] += approx_p(zb, call.z_stride, j, t);
         }
-        sure_rank += sure[i] ? 1u : 0u;
-        tie_rank += tie[i] ? 1u : 0u;
+        sure_rank += (sure & bit) != 0 ? 1u : 0u;
+        tie_rank += (tie & bit) != 0 ? 1u : 0u;
     }
+    // The chunk's share of alpha goes to its first score chunk's slot, and
+    // 0 to the others it covers (attend_merge adds every score chunk's).
     wg_sum_heads(alpha_acc);
-    const uint64_t ab = call.alpha_part + (uint64_t(head) * call.score_chunks + c) * GROUP * 4;
-    if (tid == 0)
+    const uint sub = tid / GROUP, j_mine = tid % GROUP, first = c * (CHUNK / SCORE_CHUNK);
+    if (sub < CHUNK / SCORE_CHUNK && first + sub < call.score_chunks) {
+        float a = 0.0;
         [[unroll]] for (uint j = 0; j < GROUP; j++)
-            FloatRef(ab).v[j] = alpha_acc[j];
+            a = j == j_mine ? alpha_acc[j] : a;
+        const uint64_t ab = call.alpha_part + (uint64_t(head) * call.score_chunks + first + sub) * GROUP * 4;
+        FloatRef(ab).v[j_mine] = sub == 0 ? a : 0.0;
+    }
 }

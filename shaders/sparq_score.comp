@@ -34,8 +34,21 @@ void main()
     [[unroll]] for (uint j = 0; j < GROUP; j++)
         z[j] = vec4(0.0);
     if (t0 < S) {
-        // Four rows at a time, loads first, so four are in flight per thread.
+        // Eight rows at a time, loads first, so eight are in flight per
+        // thread (each batch waits one round trip to memory: at r = 16, two
+        // instead of four), then four, then one.
         uint m = 0;
+        for (; m + 8 <= r; m += 8) {
+            uint i[8];
+            vec4 k[8];
+            [[unroll]] for (uint b = 0; b < 8; b++) {
+                i[b] = comp_index[m + b];
+                k[b] = load4(ktb, i[b] * pc.capacity + t0);
+            }
+            [[unroll]] for (uint j = 0; j < GROUP; j++)
+                [[unroll]] for (uint b = 0; b < 8; b++)
+                    z[j] += q_s[j * HEAD_DIM + i[b]] * k[b];
+        }
         for (; m + 4 <= r; m += 4) {
             const uint i0 = comp_index[m], i1 = comp_index[m + 1], i2 = comp_index[m + 2], i3 = comp_index[m + 3];
             const vec4 k0 = load4(ktb, i0 * pc.capacity + t0), k1 = load4(ktb, i1 * pc.capacity + t0);

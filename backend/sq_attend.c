@@ -238,6 +238,25 @@ static sparq_status kernel_pipeline(sparq_context *ctx, const char *kernel, cons
     return get_pipeline(ctx, (uint32_t)id, wg, dh, group, param, p);
 }
 
+/* sparq_rank's positions per invocation (its PARAM): 16, 8 or 4, the most
+ * that still gives the call SQ_RANK_MIN_WORKGROUPS workgroups per phase.
+ * Each phase of a workgroup costs a few round trips to memory and a few
+ * barriers whatever its share of positions, so past filling the device,
+ * fewer workgroups are faster. On an H200 (132 multiprocessors), a batch of
+ * 8 x 8 heads x 16384 positions took 64 us over 1024 workgroups of 4 per
+ * invocation and 41 us over 256 of 16; 8 heads x 32768 took 25 us over 256
+ * workgroups of 4 and 30 us over 64 of 16. */
+#define SQ_RANK_MIN_WORKGROUPS 256u
+static uint32_t rank_positions_per_invocation(const sparq_context *ctx, uint32_t heads, uint32_t s_max)
+{
+    const uint32_t min_wgs =
+        ctx->debug_rank_min_workgroups == UINT32_MAX ? SQ_RANK_MIN_WORKGROUPS : ctx->debug_rank_min_workgroups;
+    uint32_t per_inv = 16;
+    while (per_inv > 4 && (uint64_t)heads * div_up(s_max, SQ_SCORE_WG * per_inv) < min_wgs)
+        per_inv /= 2;
+    return per_inv;
+}
+
 /* Everything record_dispatches needs, decided before recording. */
 typedef struct attend_plan {
     struct sq_call_info ci;
@@ -247,6 +266,7 @@ typedef struct attend_plan {
     uint32_t small_max;       /* the longest slot sparq_select_small takes */
     uint32_t unranked_max;    /* the longest slot sparq_rank leaves to the two above */
     bool use_fused, use_score, use_small, use_rank; /* which SparQ kernels run */
+    uint32_t rank_per_inv;    /* sparq_rank's positions per invocation */
     VkPipeline fused, score, rank, select_small, attend, merge;
     struct sq_entry *entries; /* in the upload buffer: per-slot k for the read-back */
     size_t q_elems;
@@ -364,11 +384,13 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
     const bool use_small = p->sparq && s_small > 0;
     const uint32_t unranked_max = max_u32(small_max, fused_max);
     const bool use_rank = p->sparq && s_max > unranked_max;
+    const uint32_t rank_per_inv = rank_positions_per_invocation(ctx, n * c->n_kv_heads, s_max);
     if (p->sparq &&
         ((use_fused && (st = kernel_pipeline(ctx, "sparq_score_select", storage, SQ_SCORE_WG, dh, g, 0, fused_runs,
                                              &fused)) != SPARQ_SUCCESS) ||
          (use_score && (st = kernel_pipeline(ctx, "sparq_score", storage, SQ_SCORE_WG, dh, g, 0, 0, &score)) != SPARQ_SUCCESS) ||
-         (use_rank && (st = kernel_pipeline(ctx, "sparq_rank", NULL, SQ_SCORE_WG, dh, g, 0, 0, &rank)) != SPARQ_SUCCESS) ||
+         (use_rank && (st = kernel_pipeline(ctx, "sparq_rank", NULL, SQ_SCORE_WG, dh, g, rank_per_inv, 0, &rank)) !=
+                          SPARQ_SUCCESS) ||
          (use_small && (st = kernel_pipeline(ctx, "sparq_select_small", NULL, SQ_SCORE_WG, dh, g, small_keys, 0,
                                              &select_small)) != SPARQ_SUCCESS)))
         return st;
@@ -381,7 +403,7 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
 
     *plan = (attend_plan){.ci = ci, .L = L, .r = r, .fused_max = fused_max, .small_max = small_max,
                           .unranked_max = unranked_max, .use_fused = use_fused, .use_score = use_score, .use_small = use_small,
-                          .use_rank = use_rank, .fused = fused, .score = score, .rank = rank,
+                          .use_rank = use_rank, .rank_per_inv = rank_per_inv, .fused = fused, .score = score, .rank = rank,
                           .select_small = select_small, .attend = attend, .merge = merge, .entries = entries,
                           .q_elems = q_elems};
     return SPARQ_SUCCESS;
@@ -456,7 +478,8 @@ static uint32_t record_dispatches(sparq_cache *c, const sq_attend_params *p, con
         push.n_chunks = unranked_max;
         for (uint32_t phase = 0; use_rank && phase < SQ_RANK_PHASES; phase++) {
             push.span = phase;
-            sq_stream_dispatch(ctx, s, rank, &push, (ci.z_stride + SQ_RANK_CHUNK - 1) / SQ_RANK_CHUNK, c->n_kv_heads, n);
+            sq_stream_dispatch(ctx, s, rank, &push, div_up(ci.z_stride, SQ_SCORE_WG * plan->rank_per_inv),
+                               c->n_kv_heads, n);
             if (phase + 1 < SQ_RANK_PHASES)
                 sq_stream_barrier(ctx, s);
         }

@@ -42,6 +42,9 @@ struct sparq_context {
     uint32_t debug_select_small_max;
     uint32_t debug_fused_max; /* SPARQ_DEBUG_FUSED_MAX: caps sparq_score_select's slots */
     uint32_t debug_attend_lanes; /* SPARQ_DEBUG_ATTEND_LANES: caps attend's lanes per row */
+    /* SPARQ_DEBUG_RANK_MIN_WORKGROUPS: replaces SQ_RANK_MIN_WORKGROUPS (sq_attend.c), so
+     * that tests at CPU sizes run sparq_rank's wider invocations (0: always 16 positions) */
+    uint32_t debug_rank_min_workgroups;
     bool debug_poison_scratch; /* SPARQ_DEBUG_POISON_SCRATCH: fill the selection's scratch before each call */
     bool debug_pipeline_stats; /* SPARQ_DEBUG_PIPELINE_STATS, where the device has the extension */
 

@@ -56,11 +56,10 @@ static_assert(offsetof(struct sq_call_info, z_stride) == 96, "CallInfo layout");
  * kernels' 4-wide loads of Kt rows stay aligned and in bounds. */
 #define SQ_CAPACITY_ALIGN 64u
 
-/* Positions per workgroup of sparq_score (4 per thread, 256 threads) and of
- * sparq_rank (16 per thread: 4 score chunks). */
+/* Positions per workgroup of sparq_score (4 per thread, 256 threads);
+ * sparq_rank's workgroups take 4, 8 or 16 per thread. */
 #define SQ_SCORE_WG 256u
 #define SQ_SCORE_CHUNK (SQ_SCORE_WG * 4u)
-#define SQ_RANK_CHUNK (SQ_SCORE_WG * 16u)
 #define SQ_RANK_PHASES 4u
 /* Bins of each of sparq_rank's two radix histograms: [heads][SQ_RANK_BINS]
  * (cleared by the host), then [heads][SQ_RANK_BINS + 4] (cleared by the

@@ -23,16 +23,16 @@
 // wg_ordered_index order, so a scan over invocations is in position
 // order), and each phase reduces or scans once: the per-head statistics and
 // alpha shares go through head_reductions.glsl's all-heads reductions.
-// Why a chunk is 4 of sparq_score's: each phase's time is a few round trips
-// to memory and a few barriers per workgroup, whatever its work, so the
-// fewer waves of workgroups the better (on an H200, 4 positions per
-// invocation took 64 us over the 1024 workgroups of a batch of 8 x 16384
-// positions, 25 us over 256 workgroups at 32768 positions).
+// Why more than 4: each phase's time is a few round trips to memory and a
+// few barriers per workgroup, whatever its work, so the fewer waves of
+// workgroups the better, as long as there are enough to fill the device.
 // Grid: x = chunk of CHUNK positions, y = KV head, z = entry.
 #include "common.glsl"
 #include "selection.glsl"
 
-const uint PER_INV = 16;
+// Positions per invocation (PARAM: 4, 8 or 16, the backend's choice for
+// the call, backend/sq_attend.c rank_positions_per_invocation).
+const uint PER_INV = PARAM;
 const uint CHUNK = WG_SIZE * PER_INV; // the backend runs this with WG_SIZE = 256
 const uint SCORE_CHUNK = WG_SIZE * 4; // sparq_score's: the stats' and alpha_part's granularity
 // call.hist holds the first histogram of every head ([head][BINS], cleared

@@ -22,6 +22,9 @@
 // over the workgroup: no histogram, atomics or contention.
 // Grid: x = 1, y = KV head, z = entry. pc.n_chunks: the longest slot taken.
 #include "common.glsl"
+// The serial form of the query components' set-up: this kernel's measured one
+// (query_components.glsl says why).
+#define QUERY_COMPONENTS_SERIAL
 #include "query_components.glsl"
 #include "ranking_key.glsl"
 

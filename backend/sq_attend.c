@@ -159,15 +159,21 @@ static void plan_splits(const sparq_context *ctx, uint32_t count_max, uint32_t s
         ci->splits = 1;
 }
 
+/* sparq_select_small's shared memory beside its keys: the histogram (8 KiB),
+ * the reduction scratch of common.glsl and head_reductions.glsl, alpha's
+ * and the norms' arrays: 13452 bytes at group 16. */
+#define SQ_SELECT_SMALL_OTHER_SHARED 14336u
+
 /* The longest slot sparq_select_small takes (its PARAM): as many ranking
- * keys as fit in shared memory beside its histogram and reduction scratch
- * (12 KiB), in whole chunks, at most 8192 so that one workgroup per head
+ * keys as fit in shared memory beside SQ_SELECT_SMALL_OTHER_SHARED, in whole chunks, at most 8192 so that one workgroup per head
  * stays short; 0 if not even one chunk fits. Longer slots take
  * sparq_rank's phases, spread over every chunk. */
 static uint32_t select_small_limit(const sparq_context *ctx)
 {
     const uint32_t shared = ctx->limits.maxComputeSharedMemorySize;
-    uint32_t keys = shared > 12288 ? (shared - 12288) / 4 / SQ_SCORE_CHUNK * SQ_SCORE_CHUNK : 0;
+    uint32_t keys = shared > SQ_SELECT_SMALL_OTHER_SHARED
+                        ? (shared - SQ_SELECT_SMALL_OTHER_SHARED) / 4 / SQ_SCORE_CHUNK * SQ_SCORE_CHUNK
+                        : 0;
     if (keys > 8192)
         keys = 8192;
     return keys < ctx->debug_select_small_max ? keys : ctx->debug_select_small_max;
@@ -245,13 +251,18 @@ static sparq_status kernel_pipeline(sparq_context *ctx, const char *kernel, cons
  * fewer workgroups are faster. On an H200 (132 multiprocessors), a batch of
  * 8 x 8 heads x 16384 positions took 64 us over 1024 workgroups of 4 per
  * invocation and 41 us over 256 of 16; 8 heads x 32768 took 25 us over 256
- * workgroups of 4 and 30 us over 64 of 16. */
+ * workgroups of 4 and 30 us over 64 of 16. The choice depends on the batch,
+ * but changes no bit of the result: the selection does not depend on it,
+ * and sparq_rank adds alpha's shares in the same order for every choice. */
 #define SQ_RANK_MIN_WORKGROUPS 256u
-static uint32_t rank_positions_per_invocation(const sparq_context *ctx, uint32_t heads, uint32_t s_max)
+static uint32_t rank_positions_per_invocation(const sparq_context *ctx, uint32_t heads, uint32_t s_max,
+                                              uint32_t group)
 {
     const uint32_t min_wgs =
         ctx->debug_rank_min_workgroups == UINT32_MAX ? SQ_RANK_MIN_WORKGROUPS : ctx->debug_rank_min_workgroups;
-    uint32_t per_inv = 16;
+    uint32_t per_inv = 64 / group < 16 ? 64 / group : 16; /* its alpha shares' shared memory: 16 KiB at most */
+    if (per_inv < 4)
+        per_inv = 4;
     while (per_inv > 4 && (uint64_t)heads * div_up(s_max, SQ_SCORE_WG * per_inv) < min_wgs)
         per_inv /= 2;
     return per_inv;
@@ -384,7 +395,7 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
     const bool use_small = p->sparq && s_small > 0;
     const uint32_t unranked_max = max_u32(small_max, fused_max);
     const bool use_rank = p->sparq && s_max > unranked_max;
-    const uint32_t rank_per_inv = rank_positions_per_invocation(ctx, n * c->n_kv_heads, s_max);
+    const uint32_t rank_per_inv = rank_positions_per_invocation(ctx, n * c->n_kv_heads, s_max, g);
     if (p->sparq &&
         ((use_fused && (st = kernel_pipeline(ctx, "sparq_score_select", storage, SQ_SCORE_WG, dh, g, 0, fused_runs,
                                              &fused)) != SPARQ_SUCCESS) ||

@@ -50,6 +50,10 @@ uint resolve(uint64_t histb, uint still, out uint still_out)
     return resolve_digit(counts, still, still_out);
 }
 
+// Phase 3: each quad's (4 consecutive positions') share of alpha per head,
+// [quad][head]. PER_INV * GROUP <= 64 (the backend's limit), so at most 16 KiB.
+shared float quad_alpha_s[WG_SIZE * PER_INV / 4 * GROUP];
+
 shared uvec2 red_uvec2[WG_SIZE];
 
 // Sum of a uvec2 over the workgroup; every invocation gets it.
@@ -193,31 +197,40 @@ void main()
     uint sure_rank = before.x + (packed_before & 0xffffu), tie_rank = before.y + (packed_before >> 16);
 
     const uint64_t selb = call.sel + uint64_t(head) * call.k_stride * 4;
-    float alpha_acc[GROUP];
-    [[unroll]] for (uint j = 0; j < GROUP; j++)
-        alpha_acc[j] = 0.0;
-    for (uint i = 0; i < PER_INV; i++) {
-        const uint bit = 1u << i;
-        // Taken positions in position order: the sure ones and the first
-        // `ties` ties.
-        if ((sure & bit) != 0 || ((tie & bit) != 0 && tie_rank < ties)) {
-            const uint t = t0 + i, place = sure_rank + min(tie_rank, ties);
-            UintRef(selb).v[min(place, call.k_stride - 1)] = t;
-            [[unroll]] for (uint j = 0; j < GROUP; j++)
-                alpha_acc[j] += approx_p(zb, call.z_stride, j, t);
-        }
-        sure_rank += (sure & bit) != 0 ? 1u : 0u;
-        tie_rank += (tie & bit) != 0 ? 1u : 0u;
-    }
-    // The chunk's share of alpha goes to its first score chunk's slot, and
-    // 0 to the others it covers (attend_merge adds every score chunk's).
-    wg_sum_heads(alpha_acc);
-    const uint sub = tid / GROUP, j_mine = tid % GROUP, first = c * (CHUNK / SCORE_CHUNK);
-    if (sub < CHUNK / SCORE_CHUNK && first + sub < call.score_chunks) {
-        float a = 0.0;
+    for (uint u = 0; u < PER_INV / 4; u++) {
+        float quad_sum[GROUP];
         [[unroll]] for (uint j = 0; j < GROUP; j++)
-            a = j == j_mine ? alpha_acc[j] : a;
-        const uint64_t ab = call.alpha_part + (uint64_t(head) * call.score_chunks + first + sub) * GROUP * 4;
-        FloatRef(ab).v[j_mine] = sub == 0 ? a : 0.0;
+            quad_sum[j] = 0.0;
+        [[unroll]] for (uint b = 0; b < 4; b++) {
+            const uint i = u * 4 + b, bit = 1u << i;
+            // Taken positions in position order: the sure ones and the first
+            // `ties` ties.
+            if ((sure & bit) != 0 || ((tie & bit) != 0 && tie_rank < ties)) {
+                const uint t = t0 + i, place = sure_rank + min(tie_rank, ties);
+                UintRef(selb).v[min(place, call.k_stride - 1)] = t;
+                [[unroll]] for (uint j = 0; j < GROUP; j++)
+                    quad_sum[j] += approx_p(zb, call.z_stride, j, t);
+            }
+            sure_rank += (sure & bit) != 0 ? 1u : 0u;
+            tie_rank += (tie & bit) != 0 ? 1u : 0u;
+        }
+        [[unroll]] for (uint j = 0; j < GROUP; j++)
+            quad_alpha_s[(tid * (PER_INV / 4) + u) * GROUP + j] = quad_sum[j];
+    }
+    barrier();
+    // Each score chunk's share of alpha, summed over its 256 quads with
+    // invocation i holding quad i, whatever PER_INV is: the same
+    // additions in the same order, so the choice of PER_INV changes no bit.
+    for (uint sub = 0; sub < PER_INV / 4; sub++) {
+        float a[GROUP];
+        [[unroll]] for (uint j = 0; j < GROUP; j++)
+            a[j] = quad_alpha_s[(sub * WG_SIZE + tid) * GROUP + j];
+        wg_sum_heads(a);
+        const uint chunk = c * (PER_INV / 4) + sub;
+        if (tid == 0 && chunk < call.score_chunks) {
+            const uint64_t ab = call.alpha_part + (uint64_t(head) * call.score_chunks + chunk) * GROUP * 4;
+            [[unroll]] for (uint j = 0; j < GROUP; j++)
+                FloatRef(ab).v[j] = a[j];
+        }
     }
 }

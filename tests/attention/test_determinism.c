@@ -1,7 +1,8 @@
 /*
  * The same inputs give bit-identical outputs: run to run on one cache, and
- * across two caches filled the same way. Asking for the selection, alpha or
- * timing must not change the output either.
+ * across two caches filled the same way, and for a slot alone or in a batch.
+ * Asking for the selection, alpha or timing must not change the output
+ * either.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -99,6 +100,62 @@ static void test_same_inputs_same_bits(void **state)
     harness_finish();
 }
 
+/* A slot's result does not depend on what else the call attends: the same
+ * slot alone and four times in one batch gives the same bits. (The batch
+ * changes how the backend spreads sparq_rank's phases; run with
+ * SPARQ_DEBUG_FUSED_MAX=0, SPARQ_DEBUG_SELECT_SMALL_MAX=512 and
+ * SPARQ_DEBUG_RANK_MIN_WORKGROUPS=8, as the attention_determinism_rank
+ * suite does, the alone call takes 4 positions per invocation and the
+ * batch 16.) */
+static void test_batch_does_not_change_a_slot(void **state)
+{
+    (void)state;
+    enum { DH = 64, HEADS = 8, KV = 2, LENGTH = 4500, COPIES = 4 };
+    sparq_ref_rng rng;
+    harness_rng(&rng, "batch invariance");
+    harness_cache hc;
+    harness_cache_create(&hc, &rng, 1, KV, DH, 4608, F16);
+    harness_fill(&hc, &rng, 0, LENGTH, 0, F32);
+    float *q1 = harness_make_queries(&hc, &rng, 1, HEADS, 8, F32, SPARQ_REF_FOCUS_PEAKED);
+    float *q4 = malloc(sizeof(float) * COPIES * HEADS * DH);
+    assert_non_null(q4);
+    for (int i = 0; i < COPIES; i++)
+        memcpy(q4 + (size_t)i * HEADS * DH, q1, sizeof(float) * HEADS * DH);
+    const uint32_t slots[COPIES] = {0, 0, 0, 0};
+    harness_attend alone = {
+        .mode = SPARQ_ATTENTION_SPARQ,
+        .n_slots = 1,
+        .slots = slots,
+        .n_heads = HEADS,
+        .io_dtype = F32,
+        .r = 8,
+        .k = 512,
+        .l = 64,
+        .q = q1,
+        .want_selection = true,
+    };
+    harness_attend batch = alone;
+    batch.n_slots = COPIES;
+    batch.q = q4;
+    harness_result one, many;
+    TEST_SPARQ_OK(harness_run(&hc, &alone, &one));
+    harness_check(&hc, &alone, &one, "slot alone");
+    TEST_SPARQ_OK(harness_run(&hc, &batch, &many));
+    for (int i = 0; i < COPIES; i++) {
+        assert_memory_equal(one.out, many.out + (size_t)i * HEADS * DH, sizeof(float) * HEADS * DH);
+        assert_memory_equal(one.alpha, many.alpha + (size_t)i * HEADS, sizeof(float) * HEADS);
+        assert_int_equal(one.selected_stride, many.selected_stride);
+        assert_memory_equal(one.selected, many.selected + (size_t)i * KV * many.selected_stride,
+                            sizeof(uint32_t) * KV * one.selected_stride);
+    }
+    harness_result_free(&one);
+    harness_result_free(&many);
+    free(q1);
+    free(q4);
+    harness_cache_destroy(&hc);
+    harness_finish();
+}
+
 /* Timing must not change results, and reports at least one dispatch. */
 static void test_stats_do_not_change_output(void **state)
 {
@@ -150,6 +207,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_inputs_same_bits),
         cmocka_unit_test(test_stats_do_not_change_output),
+        cmocka_unit_test(test_batch_does_not_change_a_slot),
     };
     return cmocka_run_group_tests_name("determinism", tests, harness_group_setup, harness_group_teardown);
 }

@@ -253,7 +253,10 @@ static sparq_status kernel_pipeline(sparq_context *ctx, const char *kernel, cons
  * invocation and 41 us over 256 of 16; 8 heads x 32768 took 25 us over 256
  * workgroups of 4 and 30 us over 64 of 16. The choice depends on the batch,
  * but changes no bit of the result: the selection does not depend on it,
- * and sparq_rank adds alpha's shares in the same order for every choice. */
+ * and sparq_rank adds alpha's shares in the same order for every choice.
+ * That order (through 16 KiB of shared memory at 16 per invocation) cost
+ * the 16-wide form its gain: 65-66 us on the batch above, about what 4 took
+ * (docs/NOTES.md, entry 25); the choice stays for a cheaper way to it. */
 #define SQ_RANK_MIN_WORKGROUPS 256u
 static uint32_t rank_positions_per_invocation(const sparq_context *ctx, uint32_t heads, uint32_t s_max,
                                               uint32_t group)

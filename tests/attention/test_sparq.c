@@ -121,6 +121,21 @@ static void test_sparq_longest_fused_slots(void **state)
     run_cases(cases, sizeof cases / sizeof cases[0], "sparq longest fused");
 }
 
+/* Slots around the longest sparq_select_small takes where shared memory is
+ * 32 KiB (lavapipe: 4096 positions; the keys beside its other arrays), at
+ * group 16, where those arrays are largest: 4096 is its largest variant
+ * there, and 5000 must not be given to it (a 5120-key variant would exceed
+ * the device's shared memory, which the validation layers report). */
+static void test_sparq_longest_small_slots(void **state)
+{
+    (void)state;
+    static const sparq_case cases[] = {
+        {128, 1, 16, 4096, 16, 256, 64, F16, F32, NORMAL, 0},
+        {128, 1, 16, 5000, 16, 312, 78, F16, F32, PEAKED, 0},
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0], "sparq longest small");
+}
+
 static void test_sparq_group_16_and_f16_io(void **state)
 {
     (void)state;
@@ -278,6 +293,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sparq_selection_and_output),
         cmocka_unit_test(test_sparq_longest_fused_slots),
+        cmocka_unit_test(test_sparq_longest_small_slots),
         cmocka_unit_test(test_sparq_group_16_and_f16_io),
         cmocka_unit_test(test_sparq_without_reallocation),
         cmocka_unit_test(test_sparq_all_positions_is_dense),

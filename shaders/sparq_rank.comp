@@ -115,10 +115,7 @@ void main()
                 UintRef(hist1b).v[i] = 0;
         clear_hist();
         for (uint q = t0; q < t0 + PER_INV && q < n_cand; q += 4) {
-            vec4 rho = vec4(0.0);
-            [[unroll]] for (uint j = 0; j < GROUP; j++)
-                rho += exp(Vec4Ref(zb).v[(j * call.z_stride + q) >> 2] - head_norm[j].x) * head_norm[j].y;
-            const uvec4 key = uvec4(rho_key(rho.x), rho_key(rho.y), rho_key(rho.z), rho_key(rho.w));
+            const uvec4 key = ranking_keys4(zb, call.z_stride, q);
             Uvec4Ref(keyb).v[q >> 2] = key;
             for (uint i = 0; i < 4 && q + i < n_cand; i++)
                 atomicAdd(hist_s[key[i] >> (LOW_BITS + DIGIT_BITS)], 1u);

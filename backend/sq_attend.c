@@ -165,9 +165,10 @@ static void plan_splits(const sparq_context *ctx, uint32_t count_max, uint32_t s
 #define SQ_SELECT_SMALL_OTHER_SHARED 14336u
 
 /* The longest slot sparq_select_small takes (its PARAM): as many ranking
- * keys as fit in shared memory beside SQ_SELECT_SMALL_OTHER_SHARED, in whole chunks, at most 8192 so that one workgroup per head
- * stays short; 0 if not even one chunk fits. Longer slots take
- * sparq_rank's phases, spread over every chunk. */
+ * keys as fit in shared memory beside SQ_SELECT_SMALL_OTHER_SHARED, in
+ * whole chunks, at most 8192 so that one workgroup per head stays short; 0
+ * if not even one chunk fits. Longer slots take sparq_rank's phases, spread
+ * over every chunk. */
 static uint32_t select_small_limit(const sparq_context *ctx)
 {
     const uint32_t shared = ctx->limits.maxComputeSharedMemorySize;

@@ -254,19 +254,14 @@ static sparq_status kernel_pipeline(sparq_context *ctx, const char *kernel, cons
  * invocation and 41 us over 256 of 16; 8 heads x 32768 took 25 us over 256
  * workgroups of 4 and 30 us over 64 of 16. The choice depends on the batch,
  * but changes no bit of the result: the selection does not depend on it,
- * and sparq_rank adds alpha's shares in the same order for every choice.
- * That order (through 16 KiB of shared memory at 16 per invocation) cost
- * the 16-wide form its gain: 65-66 us on the batch above, about what 4 took
- * (docs/NOTES.md, entry 25); the choice stays for a cheaper way to it. */
+ * and sparq_rank adds alpha's shares in the same order for every choice
+ * (docs/NOTES.md, entries 25 and 26). */
 #define SQ_RANK_MIN_WORKGROUPS 256u
-static uint32_t rank_positions_per_invocation(const sparq_context *ctx, uint32_t heads, uint32_t s_max,
-                                              uint32_t group)
+static uint32_t rank_positions_per_invocation(const sparq_context *ctx, uint32_t heads, uint32_t s_max)
 {
     const uint32_t min_wgs =
         ctx->debug_rank_min_workgroups == UINT32_MAX ? SQ_RANK_MIN_WORKGROUPS : ctx->debug_rank_min_workgroups;
-    uint32_t per_inv = 64 / group < 16 ? 64 / group : 16; /* its alpha shares' shared memory: 16 KiB at most */
-    if (per_inv < 4)
-        per_inv = 4;
+    uint32_t per_inv = 16;
     while (per_inv > 4 && (uint64_t)heads * div_up(s_max, SQ_SCORE_WG * per_inv) < min_wgs)
         per_inv /= 2;
     return per_inv;
@@ -399,7 +394,7 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
     const bool use_small = p->sparq && s_small > 0;
     const uint32_t unranked_max = max_u32(small_max, fused_max);
     const bool use_rank = p->sparq && s_max > unranked_max;
-    const uint32_t rank_per_inv = rank_positions_per_invocation(ctx, n * c->n_kv_heads, s_max, g);
+    const uint32_t rank_per_inv = rank_positions_per_invocation(ctx, n * c->n_kv_heads, s_max);
     if (p->sparq &&
         ((use_fused && (st = kernel_pipeline(ctx, "sparq_score_select", storage, SQ_SCORE_WG, dh, g, 0, fused_runs,
                                              &fused)) != SPARQ_SUCCESS) ||

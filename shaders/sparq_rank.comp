@@ -22,7 +22,9 @@
 // Each invocation owns PER_INV consecutive positions of its chunk (in
 // wg_ordered_index order, so a scan over invocations is in position
 // order), and each phase reduces or scans once: the per-head statistics and
-// alpha shares go through head_reductions.glsl's all-heads reductions.
+// alpha shares go through head_reductions.glsl's all-heads reductions,
+// except that phase 3 adds alpha's shares in a fixed order of its own
+// (part_s below), so that PER_INV changes no bit of alpha.
 // Why more than 4: each phase's time is a few round trips to memory and a
 // few barriers per workgroup, whatever its work, so the fewer waves of
 // workgroups the better, as long as there are enough to fill the device.
@@ -50,9 +52,17 @@ uint resolve(uint64_t histb, uint still, out uint still_out)
     return resolve_digit(counts, still, still_out);
 }
 
-// Phase 3: each quad's (4 consecutive positions') share of alpha per head,
-// [quad][head]. PER_INV * GROUP <= 64 (the backend's limit), so at most 16 KiB.
-shared float quad_alpha_s[WG_SIZE * PER_INV / 4 * GROUP];
+// Phase 3's alpha shares, added in one order whatever PER_INV is (so the
+// backend's choice of it changes no bit): each quad (4 consecutive
+// positions) in position order, each hexad (16) as (q0 + q1) + (q2 + q3),
+// each octet of hexads (128 positions) and each score chunk's 8 octets in
+// order. part_s: each invocation's part of a hexad (all of it at 16 per
+// invocation, a pair of quads at 8, a quad at 4), [head][invocation];
+// octet_s: the octets' sums, [head][octet].
+const uint PARTS_PER_HEXAD = 16 / PER_INV;
+const uint OCTETS = CHUNK / 128;
+shared float part_s[GROUP * WG_SIZE];
+shared float octet_s[GROUP * OCTETS];
 
 shared uvec2 red_uvec2[WG_SIZE];
 
@@ -194,10 +204,10 @@ void main()
     uint sure_rank = before.x + (packed_before & 0xffffu), tie_rank = before.y + (packed_before >> 16);
 
     const uint64_t selb = call.sel + uint64_t(head) * call.k_stride * 4;
-    for (uint u = 0; u < PER_INV / 4; u++) {
-        float quad_sum[GROUP];
+    float quad_sum[PER_INV / 4][GROUP];
+    [[unroll]] for (uint u = 0; u < PER_INV / 4; u++) {
         [[unroll]] for (uint j = 0; j < GROUP; j++)
-            quad_sum[j] = 0.0;
+            quad_sum[u][j] = 0.0;
         [[unroll]] for (uint b = 0; b < 4; b++) {
             const uint i = u * 4 + b, bit = 1u << i;
             // Taken positions in position order: the sure ones and the first
@@ -206,28 +216,45 @@ void main()
                 const uint t = t0 + i, place = sure_rank + min(tie_rank, ties);
                 UintRef(selb).v[min(place, call.k_stride - 1)] = t;
                 [[unroll]] for (uint j = 0; j < GROUP; j++)
-                    quad_sum[j] += approx_p(zb, call.z_stride, j, t);
+                    quad_sum[u][j] += approx_p(zb, call.z_stride, j, t);
             }
             sure_rank += (sure & bit) != 0 ? 1u : 0u;
             tie_rank += (tie & bit) != 0 ? 1u : 0u;
         }
-        [[unroll]] for (uint j = 0; j < GROUP; j++)
-            quad_alpha_s[(tid * (PER_INV / 4) + u) * GROUP + j] = quad_sum[j];
+    }
+    [[unroll]] for (uint j = 0; j < GROUP; j++) {
+        float part = quad_sum[0][j];
+        if (PER_INV == 8)
+            part = quad_sum[0][j] + quad_sum[1][j];
+        else if (PER_INV == 16)
+            part = (quad_sum[0][j] + quad_sum[1][j]) + (quad_sum[2][j] + quad_sum[3][j]);
+        part_s[j * WG_SIZE + tid] = part;
     }
     barrier();
-    // Each score chunk's share of alpha, summed over its 256 quads with
-    // invocation i holding quad i, whatever PER_INV is: the same
-    // additions in the same order, so the choice of PER_INV changes no bit.
-    for (uint sub = 0; sub < PER_INV / 4; sub++) {
-        float a[GROUP];
-        [[unroll]] for (uint j = 0; j < GROUP; j++)
-            a[j] = quad_alpha_s[(sub * WG_SIZE + tid) * GROUP + j];
-        wg_sum_heads(a);
-        const uint chunk = c * (PER_INV / 4) + sub;
-        if (tid == 0 && chunk < call.score_chunks) {
-            const uint64_t ab = call.alpha_part + (uint64_t(head) * call.score_chunks + chunk) * GROUP * 4;
-            [[unroll]] for (uint j = 0; j < GROUP; j++)
-                FloatRef(ab).v[j] = a[j];
+    // One invocation per (head, octet): its 8 hexads, each from its parts.
+    for (uint x = tid; x < GROUP * OCTETS; x += WG_SIZE) { // up to 512 (16 heads at 16 per invocation)
+        const uint j = x / OCTETS, o = x % OCTETS;
+        float s = 0.0;
+        [[unroll]] for (uint h = 0; h < 8; h++) {
+            const uint p = j * WG_SIZE + (o * 8 + h) * PARTS_PER_HEXAD;
+            float hexad = part_s[p];
+            if (PER_INV == 8)
+                hexad = part_s[p] + part_s[p + 1];
+            else if (PER_INV == 4)
+                hexad = (part_s[p] + part_s[p + 1]) + (part_s[p + 2] + part_s[p + 3]);
+            s += hexad;
         }
+        octet_s[x] = s;
+    }
+    barrier();
+    // One invocation per (head, score chunk): its 8 octets.
+    if (tid < GROUP * (CHUNK / SCORE_CHUNK)) { // at most 64
+        const uint j = tid / (CHUNK / SCORE_CHUNK), sub = tid % (CHUNK / SCORE_CHUNK);
+        const uint chunk = c * (CHUNK / SCORE_CHUNK) + sub;
+        float a = 0.0;
+        [[unroll]] for (uint o = 0; o < 8; o++)
+            a += octet_s[j * OCTETS + sub * 8 + o];
+        if (chunk < call.score_chunks)
+            FloatRef(call.alpha_part + (uint64_t(head) * call.score_chunks + chunk) * GROUP * 4).v[j] = a;
     }
 }

@@ -318,6 +318,7 @@ sparq_status sq_context_new(const sparq_context_desc *desc, sparq_context **out)
     ctx->debug_poison_scratch = env_true("SPARQ_DEBUG_POISON_SCRATCH");
     ctx->debug_attend_lanes = env_limit("SPARQ_DEBUG_ATTEND_LANES");
     ctx->debug_rank_min_workgroups = env_limit("SPARQ_DEBUG_RANK_MIN_WORKGROUPS");
+    ctx->debug_split_sweeps = env_limit("SPARQ_DEBUG_SPLIT_SWEEPS");
     return SPARQ_SUCCESS;
 }
 

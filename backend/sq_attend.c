@@ -139,20 +139,23 @@ static uint32_t attend_workgroup(const sparq_context *ctx, uint32_t dh, uint32_t
 /* How the positions of each (entry, KV head) are split over workgroups:
  * whole sweeps (one block of every lane group) per split, enough splits to
  * fill a GPU at batch 1 (up to SQ_TARGET_SPLITS; 4 on CPU devices), and no
- * split so short that the workgroup's fixed cost dominates (4 sweeps, dense
- * and SparQ alike: on an H200, SparQ's attend at group 4 over 8 x 8192 and
- * 64 x 1024 chosen positions took 34.6 us at 1 sweep per split, 32.7 at 2,
- * 27.1 at 4 and 32.0 at 8; 8 x 2048 went 11.2 -> 14.7 us, the price).
+ * split so short that the workgroup's fixed cost dominates: on an H200, 8
+ * sweeps for dense (batch8 175.1 -> 166.6 us, mha16 487.3 -> 479.4, paper
+ * 961.3 -> 947.2 against 4; long1 and long1x the same) and 4 for SparQ (its
+ * attend at group 4 over 8 x 8192 and 64 x 1024 chosen positions took 34.6
+ * us at 1 sweep per split, 32.7 at 2, 27.1 at 4 and 32.0 at 8; 8 x 2048
+ * went 11.2 -> 14.7 us, the price).
  * The plan depends on the positions alone, never on how many heads or
  * slots share the call, so a batch sharded by KV heads over several
  * contexts (tensor parallelism) gives bit-identical results to one context
  * holding every head. */
 #define SQ_TARGET_SPLITS 256u
-static void plan_splits(const sparq_context *ctx, uint32_t count_max, uint32_t sweep, struct sq_call_info *ci)
+static void plan_splits(const sparq_context *ctx, uint32_t count_max, uint32_t sweep, bool sparse,
+                        struct sq_call_info *ci)
 {
     const bool cpu = ctx->info.type == SPARQ_DEVICE_TYPE_CPU;
     uint32_t len = div_up(count_max, cpu ? 4u : SQ_TARGET_SPLITS);
-    uint32_t min_len = cpu ? sweep : 4 * sweep;
+    uint32_t min_len = cpu ? sweep : sparse ? 4 * sweep : 8 * sweep;
     if (ctx->debug_split_sweeps != UINT32_MAX && ctx->debug_split_sweeps > 0)
         min_len = ctx->debug_split_sweeps * sweep;
     if (len < min_len)
@@ -324,7 +327,7 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
                        "attend: head_dim %u with %u query heads per KV head needs more shared memory than %s has "
                        "(%u bytes)",
                        dh, g, ctx->info.name, ctx->limits.maxComputeSharedMemorySize);
-    plan_splits(ctx, p->sparq ? k_max : s_max, attend_wg / kl * attend_rows_per_block(g), &ci);
+    plan_splits(ctx, p->sparq ? k_max : s_max, attend_wg / kl * attend_rows_per_block(g), p->sparq, &ci);
     layout L = plan_layout(c, n, g, &ci, p->sparq);
     /* q in a host buffer is read in place: nothing of it is uploaded. */
     const bool q_device = sq_tensor_is_device(&p->q_dev);

@@ -139,9 +139,10 @@ static uint32_t attend_workgroup(const sparq_context *ctx, uint32_t dh, uint32_t
 /* How the positions of each (entry, KV head) are split over workgroups:
  * whole sweeps (one block of every lane group) per split, enough splits to
  * fill a GPU at batch 1 (up to SQ_TARGET_SPLITS; 4 on CPU devices), and no
- * split so short that the workgroup's fixed cost dominates: on an H200, 8
- * sweeps for dense (batch8 175.1 -> 166.6 us, mha16 487.3 -> 479.4, paper
- * 961.3 -> 947.2 against 4; long1 and long1x the same) and 4 for SparQ (its
+ * split so short that the workgroup's fixed cost dominates: on an H200, 16
+ * sweeps for dense (long1 66.5 -> 59.0 us, long1x 174.2 -> 161.1, batch8
+ * 166.3 -> 161.0, paper 946.9 -> 939.5 against 8; 8 was already faster than
+ * 4 on batch8, mha16 and paper) and 4 for SparQ (its
  * attend at group 4 over 8 x 8192 and 64 x 1024 chosen positions took 34.6
  * us at 1 sweep per split, 32.7 at 2, 27.1 at 4 and 32.0 at 8; 8 x 2048
  * went 11.2 -> 14.7 us, the price).
@@ -155,7 +156,7 @@ static void plan_splits(const sparq_context *ctx, uint32_t count_max, uint32_t s
 {
     const bool cpu = ctx->info.type == SPARQ_DEVICE_TYPE_CPU;
     uint32_t len = div_up(count_max, cpu ? 4u : SQ_TARGET_SPLITS);
-    uint32_t min_len = cpu ? sweep : sparse ? 4 * sweep : 8 * sweep;
+    uint32_t min_len = cpu ? sweep : sparse ? 4 * sweep : 16 * sweep;
     if (ctx->debug_split_sweeps != UINT32_MAX && ctx->debug_split_sweeps > 0)
         min_len = ctx->debug_split_sweeps * sweep;
     if (len < min_len)

@@ -46,7 +46,7 @@ struct sparq_context {
      * that tests at CPU sizes run sparq_rank's wider invocations (0: always 16 positions) */
     uint32_t debug_rank_min_workgroups;
     /* SPARQ_DEBUG_SPLIT_SWEEPS: replaces attend's fewest sweeps per split
-     * (sq_attend.c plan_splits: 8 dense, 4 SparQ on a GPU), to time other plans */
+     * (sq_attend.c plan_splits: 16 dense, 4 SparQ on a GPU), to time other plans */
     uint32_t debug_split_sweeps;
     bool debug_poison_scratch; /* SPARQ_DEBUG_POISON_SCRATCH: fill the selection's scratch before each call */
     bool debug_pipeline_stats; /* SPARQ_DEBUG_PIPELINE_STATS, where the device has the extension */

@@ -1,8 +1,8 @@
-// Workgroup reductions of a value per query head of the group, all heads
-// at once: one subgroup reduction per head, then a single shared-memory
-// exchange for all of them. The per-head form (common.glsl's wg_max and
-// wg_sum, GROUP times) costs two barriers per head and reduction; these
-// cost two per pass, and a pass holds WG_SIZE / gl_NumSubgroups heads (32
+// Workgroup reduction of the softmax statistics of every query head of the
+// group at once: one subgroup reduction per head, then a single
+// shared-memory exchange for all of them. The per-head form (common.glsl's
+// wg_max and wg_sum, GROUP times) costs two barriers per head and
+// reduction; this costs two per pass, and a pass holds WG_SIZE / gl_NumSubgroups heads (32
 // at 32-wide subgroups and 256 invocations, so one pass for every GROUP).
 // Every invocation gets the results, in the same order of operations, so
 // they are identical across the workgroup. Include after common.glsl; call
@@ -50,32 +50,6 @@ void wg_softmax_stats_heads(inout vec2 st[GROUP])
                     s += p.x == NEG_INF ? 0.0 : p.y * exp(p.x - m);
                 }
                 st[j] = vec2(m, m == NEG_INF ? 0.0 : s);
-            }
-        }
-        barrier();
-    }
-}
-
-// v[j]: this invocation's value of head j; on return, the workgroup's sum
-// (subgroups added in subgroup order).
-void wg_sum_heads(inout float v[GROUP])
-{
-    const uint per_pass = WG_SIZE / gl_NumSubgroups, n_sg = gl_NumSubgroups;
-    for (uint j0 = 0; j0 < GROUP; j0 += per_pass) {
-        [[unroll]] for (uint j = 0; j < GROUP; j++) {
-            if (j >= j0 && j < j0 + per_pass) {
-                const float s = subgroupAdd(v[j]);
-                if (subgroupElect())
-                    red_heads[(j - j0) * n_sg + gl_SubgroupID].x = s;
-            }
-        }
-        barrier();
-        [[unroll]] for (uint j = 0; j < GROUP; j++) {
-            if (j >= j0 && j < j0 + per_pass) {
-                float s = 0.0;
-                for (uint i = 0; i < n_sg; i++)
-                    s += red_heads[(j - j0) * n_sg + i].x;
-                v[j] = s;
             }
         }
         barrier();

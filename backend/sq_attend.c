@@ -275,6 +275,24 @@ static uint32_t rank_positions_per_invocation(const sparq_context *ctx, uint32_t
     return per_inv;
 }
 
+/* sparq_score's chunks per workgroup (its PARAM): 4, 2 or 1, the most
+ * that still gives the call SQ_SCORE_MIN_WORKGROUPS workgroups. Every
+ * workgroup first works out i1 and the heads' factors (a chain of
+ * barriers and shared-memory passes), so past filling the device, fewer
+ * workgroups that score several chunks each pay it fewer times. Each chunk
+ * is scored as by a workgroup of its own, so the choice, which depends on
+ * the batch, changes no bit. */
+#define SQ_SCORE_MIN_WORKGROUPS 512u
+static uint32_t score_chunks_per_workgroup(const sparq_context *ctx, uint32_t heads, uint32_t score_chunks)
+{
+    const uint32_t min_wgs =
+        ctx->debug_score_min_workgroups == UINT32_MAX ? SQ_SCORE_MIN_WORKGROUPS : ctx->debug_score_min_workgroups;
+    uint32_t per_wg = 4;
+    while (per_wg > 1 && (uint64_t)heads * div_up(score_chunks, per_wg) < min_wgs)
+        per_wg /= 2;
+    return per_wg;
+}
+
 /* Everything record_dispatches needs, decided before recording. */
 typedef struct attend_plan {
     struct sq_call_info ci;
@@ -285,6 +303,7 @@ typedef struct attend_plan {
     uint32_t unranked_max;    /* the longest slot sparq_rank leaves to the two above */
     bool use_fused, use_score, use_small, use_rank; /* which SparQ kernels run */
     uint32_t rank_per_inv;    /* sparq_rank's positions per invocation */
+    uint32_t score_per_wg;    /* sparq_score's chunks per workgroup */
     VkPipeline fused, score, rank, select_small, attend, merge;
     struct sq_entry *entries; /* in the upload buffer: per-slot k for the read-back */
     size_t q_elems;
@@ -403,10 +422,12 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
     const uint32_t unranked_max = max_u32(small_max, fused_max);
     const bool use_rank = p->sparq && s_max > unranked_max;
     const uint32_t rank_per_inv = rank_positions_per_invocation(ctx, n * c->n_kv_heads, s_max);
+    const uint32_t score_per_wg = score_chunks_per_workgroup(ctx, n * c->n_kv_heads, ci.score_chunks);
     if (p->sparq &&
         ((use_fused && (st = kernel_pipeline(ctx, "sparq_score_select", storage, SQ_SCORE_WG, dh, g, 0, fused_runs,
                                              &fused)) != SPARQ_SUCCESS) ||
-         (use_score && (st = kernel_pipeline(ctx, "sparq_score", storage, SQ_SCORE_WG, dh, g, 0, 0, &score)) != SPARQ_SUCCESS) ||
+         (use_score && (st = kernel_pipeline(ctx, "sparq_score", storage, SQ_SCORE_WG, dh, g, score_per_wg, 0,
+                                             &score)) != SPARQ_SUCCESS) ||
          (use_rank && (st = kernel_pipeline(ctx, "sparq_rank", NULL, SQ_SCORE_WG, dh, g, rank_per_inv, 0, &rank)) !=
                           SPARQ_SUCCESS) ||
          (use_small && (st = kernel_pipeline(ctx, "sparq_select_small", NULL, SQ_SCORE_WG, dh, g, small_keys, 0,
@@ -421,7 +442,8 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
 
     *plan = (attend_plan){.ci = ci, .L = L, .r = r, .fused_max = fused_max, .small_max = small_max,
                           .unranked_max = unranked_max, .use_fused = use_fused, .use_score = use_score, .use_small = use_small,
-                          .use_rank = use_rank, .rank_per_inv = rank_per_inv, .fused = fused, .score = score, .rank = rank,
+                          .use_rank = use_rank, .rank_per_inv = rank_per_inv,
+                          .score_per_wg = score_per_wg, .fused = fused, .score = score, .rank = rank,
                           .select_small = select_small, .attend = attend, .merge = merge, .entries = entries,
                           .q_elems = q_elems};
     return SPARQ_SUCCESS;
@@ -483,7 +505,7 @@ static uint32_t record_dispatches(sparq_cache *c, const sq_attend_params *p, con
         if (use_fused)
             sq_stream_dispatch(ctx, s, fused, &push, 1, c->n_kv_heads, n);
         if (use_score)
-            sq_stream_dispatch(ctx, s, score, &push, ci.score_chunks, c->n_kv_heads, n);
+            sq_stream_dispatch(ctx, s, score, &push, div_up(ci.score_chunks, plan->score_per_wg), c->n_kv_heads, n);
         if (p->stats)
             sq_stream_timestamp(ctx, s, ++stages);
         if (use_small || use_rank)

@@ -48,6 +48,9 @@ struct sparq_context {
     /* SPARQ_DEBUG_SPLIT_SWEEPS: replaces attend's fewest sweeps per split
      * (sq_attend.c plan_splits: 16 dense, 4 SparQ on a GPU), to time other plans */
     uint32_t debug_split_sweeps;
+    /* SPARQ_DEBUG_SCORE_MIN_WORKGROUPS: replaces SQ_SCORE_MIN_WORKGROUPS (sq_attend.c), so
+     * that tests at CPU sizes run sparq_score's several chunks per workgroup (0: always 4) */
+    uint32_t debug_score_min_workgroups;
     bool debug_poison_scratch; /* SPARQ_DEBUG_POISON_SCRATCH: fill the selection's scratch before each call */
     bool debug_pipeline_stats; /* SPARQ_DEBUG_PIPELINE_STATS, where the device has the extension */
 

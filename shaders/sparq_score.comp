@@ -6,27 +6,23 @@
 // from the position-contiguous Kt (r contiguous runs), writes them, and the
 // chunk's per-head max and sum of exp for the softmax over all positions.
 // Slots of at most pc.n_chunks positions are left to sparq_score_select.
-// Grid: x = chunk of CHUNK = 4 * WG_SIZE positions, y = KV head, z = entry.
+// Grid: x = PARAM consecutive chunks of CHUNK = 4 * WG_SIZE positions,
+// y = KV head, z = entry. A workgroup scores its chunks one after another,
+// each exactly as a workgroup of its own would (so PARAM, the backend's
+// choice, changes no bit): i1 and the heads' factors are a chain of
+// barriers that fewer workgroups pay fewer times.
 #include "common.glsl"
 #include "query_components.glsl"
 #include "head_reductions.glsl"
 
 const uint CHUNK = WG_SIZE * 4;
 
-void main()
+// The logits and statistics of chunk c (below the slot's end).
+// Uniform control flow (contains barriers).
+void score_chunk(Entry ent, CallInfo call, uint kv, uint e, uint c, uint r)
 {
-    const uint e = gl_WorkGroupID.z, kv = gl_WorkGroupID.y, c = gl_WorkGroupID.x;
     const uint tid = gl_LocalInvocationID.x;
-    const Entry ent = get_entry(e);
-    const CallInfo call = get_call();
     const uint S = ent.len;
-    if (c * CHUNK >= S || S <= pc.n_chunks)
-        return; // uniform: past the slot, or sparq_score_select's (pc.n_chunks: its limit)
-    const uint r = min(pc.r, HEAD_DIM);
-    const uint64_t qb = call.q + (uint64_t(e) * pc.n_kv_heads * GROUP + kv * GROUP) * HEAD_DIM * 4;
-
-    load_query_components(qb, r);
-
     // Approximate logits of 4 consecutive positions per thread.
     const uint t0 = c * CHUNK + tid * 4;
     const uint64_t ktb = head_block(ent.kt_base, kv);
@@ -86,4 +82,21 @@ void main()
     if (tid == 0)
         [[unroll]] for (uint j = 0; j < GROUP; j++)
             Vec2Ref(sb).v[j] = st[j];
+}
+
+void main()
+{
+    const uint e = gl_WorkGroupID.z, kv = gl_WorkGroupID.y, c0 = gl_WorkGroupID.x * PARAM;
+    const Entry ent = get_entry(e);
+    const CallInfo call = get_call();
+    const uint S = ent.len;
+    if (c0 * CHUNK >= S || S <= pc.n_chunks)
+        return; // uniform: past the slot, or sparq_score_select's (pc.n_chunks: its limit)
+    const uint r = min(pc.r, HEAD_DIM);
+    const uint64_t qb = call.q + (uint64_t(e) * pc.n_kv_heads * GROUP + kv * GROUP) * HEAD_DIM * 4;
+
+    load_query_components(qb, r);
+
+    for (uint c = c0; c < c0 + PARAM && c * CHUNK < S; c++) // uniform
+        score_chunk(ent, call, kv, e, c, r);
 }

@@ -102,11 +102,12 @@ static void test_same_inputs_same_bits(void **state)
 
 /* A slot's result does not depend on what else the call attends: the same
  * slot alone and four times in one batch gives the same bits. (The batch
- * changes how the backend spreads sparq_rank's phases; run with
- * SPARQ_DEBUG_FUSED_MAX=0, SPARQ_DEBUG_SELECT_SMALL_MAX=512 and
- * SPARQ_DEBUG_RANK_MIN_WORKGROUPS=8, as the attention_determinism_rank
- * suite does, the alone call takes 4 positions per invocation and the
- * batch 16.) */
+ * changes how the backend spreads sparq_score and sparq_rank; run with
+ * SPARQ_DEBUG_FUSED_MAX=0, SPARQ_DEBUG_SELECT_SMALL_MAX=512,
+ * SPARQ_DEBUG_RANK_MIN_WORKGROUPS=8 and SPARQ_DEBUG_SCORE_MIN_WORKGROUPS=8,
+ * as the attention_determinism_rank suite does, the alone call takes 4
+ * positions per rank invocation and 1 score chunk per workgroup, the batch
+ * 16 and 4, the last of its 5 chunks alone.) */
 static void test_batch_does_not_change_a_slot(void **state)
 {
     (void)state;

@@ -106,23 +106,14 @@ void main()
 
     // Trip counts are uniform over a lane group, so every shuffle partner is
     // active; rows past the split are loaded clamped and weighted 0.
-#ifdef SPARSE
-    // The chosen positions are read one block ahead, so that a block's row
-    // loads do not first wait for its positions' round trip to memory.
-    uint next_pos[R];
-    [[unroll]] for (uint r = 0; r < R; r++) {
-        next_pos[r] = 0;
-        if (begin + lg * R < end)
-            next_pos[r] = UintRef(selb).v[min(begin + lg * R + r, end - 1)];
-    }
-#endif
     for (uint base = begin + lg * R; base < end; base += n_lg * R) {
         uint pos[R];
         [[unroll]] for (uint r = 0; r < R; r++) {
+            const uint x = min(base + r, end - 1);
 #ifdef SPARSE
-            pos[r] = min(next_pos[r], S - 1);
+            pos[r] = min(UintRef(selb).v[x], S - 1);
 #else
-            pos[r] = min(base + r, end - 1);
+            pos[r] = x;
 #endif
         }
         // Every load of the block first, as stored; each row is unpacked
@@ -135,12 +126,6 @@ void main()
         [[unroll]] for (uint r = 0; r < R; r++)
             [[unroll]] for (uint c = 0; c < C; c++)
                 v_raw[r * C + c] = load_raw8(vb, pos[r] * HEAD_DIM + min(kl + c * KL, NCH - 1) * 8);
-#ifdef SPARSE
-        const uint next = base + n_lg * R;
-        if (next < end)
-            [[unroll]] for (uint r = 0; r < R; r++)
-                next_pos[r] = UintRef(selb).v[min(next + r, end - 1)];
-#endif
 
         // Scores, row by row: one row's K unpacked, dotted with every head.
         float s[GROUP * R]; // [j][r]

@@ -69,14 +69,17 @@ void main()
             vec2 st[UNROLL];
             vec4 a[UNROLL];
             [[unroll]] for (uint u = 0; u < UNROLL; u++) {
-                const uint at = first + min(s0 + u * NG, call.splits - 1) * GROUP;
-                st[u] = Vec2Ref(call.part_ml).v[at];
-                a[u] = Vec4Ref(call.part_acc).v[at * LANES + lane];
+                st[u] = vec2(NEG_INF, 0.0);
+                a[u] = vec4(0.0);
+                if (s0 + u * NG < call.splits) {
+                    const uint at = first + (s0 + u * NG) * GROUP;
+                    st[u] = Vec2Ref(call.part_ml).v[at];
+                    a[u] = Vec4Ref(call.part_acc).v[at * LANES + lane];
+                }
             }
-            // In split order; a split past the end or an empty one adds nothing.
+            // In split order; an empty split (or one past the end) adds nothing.
             [[unroll]] for (uint u = 0; u < UNROLL; u++) {
-                const bool add = s0 + u * NG < call.splits && st[u].x != NEG_INF;
-                const float w = add ? exp(st[u].x - m_all) : 0.0;
+                const float w = st[u].x == NEG_INF ? 0.0 : exp(st[u].x - m_all);
                 sum += st[u].y * w;
                 acc += a[u] * w;
             }

@@ -115,45 +115,20 @@ void main()
     // (z and keys are stored for whole score chunks, so a vec4 at a
     // position below S is in bounds).
     const uint t0 = c * CHUNK + tid * PER_INV;
-    const uint QUADS = PER_INV / 4;
-    const uint64_t statsb = call.stats + uint64_t(head) * call.score_chunks * GROUP * 8;
-    const uint64_t countb = call.counts + uint64_t(head) * call.score_chunks * 8;
 
-    // Each phase first issues the loads that wait on nothing it resolves
-    // (phase 0: its first logits; 1-3: its keys; 3: the counts of the
-    // chunks before), so that their round trips to memory overlap those of
-    // the statistics or histogram it reads first and the barriers after.
-    uvec4 keys[4]; // [quad]; PER_INV <= 16
-    [[unroll]] for (uint u = 0; u < 4; u++) {
-        keys[u] = uvec4(0);
-        if (phase != 0 && radix && u < QUADS && t0 + u * 4 < n_cand)
-            keys[u] = Uvec4Ref(keyb).v[(t0 + u * 4) >> 2];
-    }
+    if (phase == 0 || phase == 3) // softmax max and sum of each head over all positions
+        load_head_norm(call.stats + uint64_t(head) * call.score_chunks * GROUP * 8, n_score_chunks);
 
     if (phase == 0) {
-        // At most 8 vec4 of logits ahead: more would cost workgroups per core.
-        const uint Z_AHEAD = GROUP >= 16 ? 0 : GROUP >= 2 ? 8 / GROUP : 4;
-        vec4 z_ahead[(Z_AHEAD > 0 ? Z_AHEAD : 1) * GROUP]; // [quad][head]
-        [[unroll]] for (uint u = 0; u < Z_AHEAD; u++)
-            [[unroll]] for (uint j = 0; j < GROUP; j++)
-                if (u < QUADS && t0 + u * 4 < n_cand)
-                    z_ahead[u * GROUP + j] = logits4(zb, call.z_stride, j, t0 + u * 4);
-        load_head_norm(statsb, n_score_chunks);
         if (c == 0) // phase 1 adds into the second histogram
             for (uint i = tid; i < BINS; i += WG_SIZE)
                 UintRef(hist1b).v[i] = 0;
         clear_hist();
-        [[unroll]] for (uint u = 0; u < 4; u++) {
-            const uint q = t0 + u * 4;
-            if (u < QUADS && q < n_cand) {
-                vec4 z[GROUP];
-                [[unroll]] for (uint j = 0; j < GROUP; j++)
-                    z[j] = u < Z_AHEAD ? z_ahead[min(u, Z_AHEAD - 1) * GROUP + j] : logits4(zb, call.z_stride, j, q);
-                const uvec4 key = ranking_keys4(z);
-                Uvec4Ref(keyb).v[q >> 2] = key;
-                for (uint i = 0; i < 4 && q + i < n_cand; i++)
-                    atomicAdd(hist_s[key[i] >> (LOW_BITS + DIGIT_BITS)], 1u);
-            }
+        for (uint q = t0; q < t0 + PER_INV && q < n_cand; q += 4) {
+            const uvec4 key = ranking_keys4(zb, call.z_stride, q);
+            Uvec4Ref(keyb).v[q >> 2] = key;
+            for (uint i = 0; i < 4 && q + i < n_cand; i++)
+                atomicAdd(hist_s[key[i] >> (LOW_BITS + DIGIT_BITS)], 1u);
         }
         flush_hist(hist0b);
         return;
@@ -164,21 +139,15 @@ void main()
         if (c == 0 && tid == 0)
             Uvec2Ref(stateb).v[0] = uvec2(d0, still);
         clear_hist();
-        [[unroll]] for (uint u = 0; u < 4; u++) {
-            const uint q = t0 + u * 4;
-            if (u < QUADS && q < n_cand)
-                for (uint i = 0; i < 4 && q + i < n_cand; i++)
-                    if ((keys[u][i] >> (LOW_BITS + DIGIT_BITS)) == d0)
-                        atomicAdd(hist_s[(keys[u][i] >> LOW_BITS) & (BINS - 1)], 1u);
+        for (uint q = t0; q < t0 + PER_INV && q < n_cand; q += 4) {
+            const uvec4 key = Uvec4Ref(keyb).v[q >> 2];
+            for (uint i = 0; i < 4 && q + i < n_cand; i++)
+                if ((key[i] >> (LOW_BITS + DIGIT_BITS)) == d0)
+                    atomicAdd(hist_s[(key[i] >> LOW_BITS) & (BINS - 1)], 1u);
         }
         flush_hist(hist1b);
         return;
     }
-
-    uvec2 before = uvec2(0); // phase 3: this invocation's share of the chunks before
-    if (phase == 3)
-        for (uint x = tid; x < c; x += WG_SIZE)
-            before += Uvec2Ref(countb).v[x];
 
     // Phases 2 and 3: keys >> LOW_BITS above `threshold` are taken, and the
     // first `ties` equal to it.
@@ -196,17 +165,12 @@ void main()
             ties = st1.y;
         }
     }
-    if (phase == 3) // softmax max and sum of each head over all positions
-        load_head_norm(statsb, n_score_chunks);
     // Bit i of `sure`: position t0 + i is taken for sure (above the
     // threshold, in the local window, or every position taken); of `tie`:
     // it ties at the threshold.
     uint sure = 0, tie = 0;
-    [[unroll]] for (uint u = 0; u < 4; u++) {
-        const uint q = t0 + u * 4;
-        if (u >= QUADS || q >= S)
-            continue;
-        const uvec4 key = keys[u] >> LOW_BITS;
+    for (uint q = t0; q < t0 + PER_INV && q < S; q += 4) {
+        const uvec4 key = radix && q < n_cand ? Uvec4Ref(keyb).v[q >> 2] >> LOW_BITS : uvec4(0);
         [[unroll]] for (uint i = 0; i < 4; i++) {
             const uint t = q + i, bit = 1u << (t - t0);
             if (t >= S)
@@ -220,6 +184,7 @@ void main()
         }
     }
     const uvec2 mine = uvec2(bitCount(sure), bitCount(tie));
+    const uint64_t countb = call.counts + uint64_t(head) * call.score_chunks * 8;
     if (phase == 2) {
         const uvec2 chunk_total = wg_sum_uvec2(mine);
         if (tid == 0)
@@ -230,6 +195,9 @@ void main()
     // Phase 3: place this chunk after the chunks before it, and each
     // invocation after the invocations before it (counts of at most CHUNK
     // fit 16 bits: sure and ties go through one scan).
+    uvec2 before = uvec2(0);
+    for (uint x = tid; x < c; x += WG_SIZE)
+        before += Uvec2Ref(countb).v[x];
     before = wg_sum_uvec2(before);
     uint total;
     const uint packed_before = wg_exclusive_scan(mine.x | (mine.y << 16), total);

@@ -28,7 +28,6 @@
  * faster than 256 at 4 query heads per KV head on an H200: more
  * workgroups per multiprocessor, and their combines overlap. */
 #define SQ_ATTEND_WG_MAX 128u
-#define SQ_MERGE_WG 256u   /* >= head_dim / 4 */
 
 static uint64_t now_ns(void)
 {
@@ -165,6 +164,28 @@ static void plan_splits(const sparq_context *ctx, uint32_t count_max, uint32_t s
     ci->splits = div_up(count_max, ci->split_len);
     if (ci->splits < 1)
         ci->splits = 1;
+}
+
+/* attend_merge's workgroup: groups of head_dim / 4 invocations, each
+ * adding every groups-th split (SQ_MERGE_UNROLL splits' loads at a time),
+ * as few groups as give each at most one such round of loads, from 2 to
+ * SQ_MERGE_MAX_GROUPS. On an H200, with its loads unrolled, the merge at 256
+ * invocations took 11.9 us for paper's 2048 workgroups of one split each,
+ * against 9.4 before: most of those invocations had nothing to add. Like
+ * the split plan, this depends on the call's longest slot alone. */
+#define SQ_MERGE_UNROLL 4u /* UNROLL in shaders/attend_merge.comp */
+#define SQ_MERGE_MAX_GROUPS 8u
+static uint32_t merge_workgroup(const sparq_context *ctx, uint32_t dh, uint32_t splits)
+{
+    const uint32_t lanes = dh / 4, cap = 256 / lanes; /* at most 256 invocations, as every device has */
+    const uint32_t most = cap < SQ_MERGE_MAX_GROUPS ? (cap > 0 ? cap : 1) : SQ_MERGE_MAX_GROUPS;
+    uint32_t groups = most < 2 ? most : 2;
+    if (ctx->debug_merge_groups != UINT32_MAX && ctx->debug_merge_groups > 0)
+        groups = ctx->debug_merge_groups < most ? ctx->debug_merge_groups : most;
+    else
+        while (groups < most && groups * SQ_MERGE_UNROLL < splits)
+            groups *= 2;
+    return lanes * groups;
 }
 
 /* sparq_select_small's shared memory beside its keys: the histogram (8 KiB),
@@ -437,7 +458,7 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
                               div_up(dh / 8, kl), &attend)) !=
             SPARQ_SUCCESS ||
         (st = get_pipeline(ctx, p->sparq ? SPARQ_SHADER_ATTEND_MERGE_SPARSE : SPARQ_SHADER_ATTEND_MERGE_DENSE,
-                           SQ_MERGE_WG, dh, g, SQ_SCORE_CHUNK, &merge)) != SPARQ_SUCCESS)
+                           merge_workgroup(ctx, dh, ci.splits), dh, g, SQ_SCORE_CHUNK, &merge)) != SPARQ_SUCCESS)
         return st;
 
     *plan = (attend_plan){.ci = ci, .L = L, .r = r, .fused_max = fused_max, .small_max = small_max,

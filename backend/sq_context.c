@@ -320,6 +320,7 @@ sparq_status sq_context_new(const sparq_context_desc *desc, sparq_context **out)
     ctx->debug_rank_min_workgroups = env_limit("SPARQ_DEBUG_RANK_MIN_WORKGROUPS");
     ctx->debug_split_sweeps = env_limit("SPARQ_DEBUG_SPLIT_SWEEPS");
     ctx->debug_score_min_workgroups = env_limit("SPARQ_DEBUG_SCORE_MIN_WORKGROUPS");
+    ctx->debug_merge_groups = env_limit("SPARQ_DEBUG_MERGE_GROUPS");
     return SPARQ_SUCCESS;
 }
 

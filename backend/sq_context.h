@@ -51,6 +51,9 @@ struct sparq_context {
     /* SPARQ_DEBUG_SCORE_MIN_WORKGROUPS: replaces SQ_SCORE_MIN_WORKGROUPS (sq_attend.c), so
      * that tests at CPU sizes run sparq_score's several chunks per workgroup (0: always 4) */
     uint32_t debug_score_min_workgroups;
+    /* SPARQ_DEBUG_MERGE_GROUPS: replaces attend_merge's lane groups (sq_attend.c
+     * merge_workgroup), so that tests at CPU sizes run its widest workgroup */
+    uint32_t debug_merge_groups;
     bool debug_poison_scratch; /* SPARQ_DEBUG_POISON_SCRATCH: fill the selection's scratch before each call */
     bool debug_pipeline_stats; /* SPARQ_DEBUG_PIPELINE_STATS, where the device has the extension */
 

@@ -108,7 +108,9 @@ static void test_dense_f16_io_scale_and_f16_append(void **state)
 /* head_dims whose 8-element chunks are odd in number (152, 248, 120, 40:
  * every lane is a lane group of its own) or not a power of two (200), with
  * up to 16 query heads per KV head: the attend kernel's combine must fit
- * in any device's shared memory for every valid cache. */
+ * in any device's shared memory for every valid cache. And the smallest
+ * (8, 24: one and three chunks), where the merge's workgroup is 4 and 12
+ * invocations. */
 static void test_dense_odd_head_dims(void **state)
 {
     (void)state;
@@ -118,6 +120,8 @@ static void test_dense_odd_head_dims(void **state)
         {.head_dim = 120, .n_kv_heads = 1, .group = 4, .length = 77, .storage = F16, .io = F32, .focus = FLAT},
         {.head_dim = 40, .n_kv_heads = 2, .group = 2, .length = 500, .storage = F32, .io = F32, .focus = NORMAL},
         {.head_dim = 200, .n_kv_heads = 1, .group = 1, .length = 64, .storage = F16, .io = F32, .focus = PEAKED},
+        {.head_dim = 8, .n_kv_heads = 2, .group = 4, .length = 700, .storage = F16, .io = F32, .focus = NORMAL},
+        {.head_dim = 24, .n_kv_heads = 1, .group = 2, .length = 260, .storage = F32, .io = F32, .focus = PEAKED},
     };
     run_cases(cases, sizeof cases / sizeof cases[0], "dense odd head dims");
 }

@@ -100,6 +100,8 @@ static void test_sparq_selection_and_output(void **state)
         {256, 1, 4, 120, 256, 8, 2, F32, F32, PEAKED, 0},
         {152, 1, 8, 400, 19, 48, 12, F16, F32, NORMAL, 0},   /* head_dim / 8 odd: one lane per row */
         {248, 1, 16, 200, 31, 40, 8, F32, F32, PEAKED, 0},
+        {8, 2, 4, 600, 2, 40, 8, F16, F32, NORMAL, 0},       /* the smallest head_dim: a merge of 4 invocations */
+        {24, 1, 2, 300, 4, 32, 8, F32, F32, PEAKED, 0},
     };
     run_cases(cases, sizeof cases / sizeof cases[0], "sparq");
 }

@@ -175,11 +175,12 @@ static void plan_splits(const sparq_context *ctx, uint32_t count_max, uint32_t s
  * the split plan, this depends on the call's longest slot alone. */
 #define SQ_MERGE_UNROLL 4u /* UNROLL in shaders/attend_merge.comp */
 #define SQ_MERGE_MAX_GROUPS 8u
+static_assert(256 / (SPARQ_MAX_HEAD_DIM / 4) >= 2, "attend_merge: two lane groups fit 256 invocations");
 static uint32_t merge_workgroup(const sparq_context *ctx, uint32_t dh, uint32_t splits)
 {
-    const uint32_t lanes = dh / 4, cap = 256 / lanes; /* at most 256 invocations, as every device has */
-    const uint32_t most = cap < SQ_MERGE_MAX_GROUPS ? (cap > 0 ? cap : 1) : SQ_MERGE_MAX_GROUPS;
-    uint32_t groups = most < 2 ? most : 2;
+    const uint32_t lanes = dh / 4, fit = 256 / lanes; /* at most 256 invocations, as every device has */
+    const uint32_t most = fit < SQ_MERGE_MAX_GROUPS ? fit : SQ_MERGE_MAX_GROUPS;
+    uint32_t groups = 2;
     if (ctx->debug_merge_groups != UINT32_MAX && ctx->debug_merge_groups > 0)
         groups = ctx->debug_merge_groups < most ? ctx->debug_merge_groups : most;
     else
@@ -274,6 +275,26 @@ static sparq_status kernel_pipeline(sparq_context *ctx, const char *kernel, cons
     return get_pipeline(ctx, (uint32_t)id, wg, dh, group, param, p);
 }
 
+/* A debug variable's value where it is set, else the default. */
+static uint32_t debug_or(uint32_t debug_value, uint32_t default_value)
+{
+    return debug_value == UINT32_MAX ? default_value : debug_value;
+}
+
+/* The widest of widest, widest / 2, ... narrowest (powers of two apart)
+ * that still gives the call min_wgs workgroups, when each of `heads` heads
+ * has `units` to cover and a workgroup of width w covers units_per_width * w
+ * of them. For kernels whose workgroups each pay a fixed chain of round
+ * trips and barriers: past filling the device, fewer are faster. */
+static uint32_t widest_filling(uint32_t widest, uint32_t narrowest, uint32_t heads, uint32_t units,
+                               uint32_t units_per_width, uint32_t min_wgs)
+{
+    uint32_t w = widest;
+    while (w > narrowest && (uint64_t)heads * div_up(units, units_per_width * w) < min_wgs)
+        w /= 2;
+    return w;
+}
+
 /* sparq_rank's positions per invocation (its PARAM): 16, 8 or 4, the most
  * that still gives the call SQ_RANK_MIN_WORKGROUPS workgroups per phase.
  * Each phase of a workgroup costs a few round trips to memory and a few
@@ -288,12 +309,8 @@ static sparq_status kernel_pipeline(sparq_context *ctx, const char *kernel, cons
 #define SQ_RANK_MIN_WORKGROUPS 256u
 static uint32_t rank_positions_per_invocation(const sparq_context *ctx, uint32_t heads, uint32_t s_max)
 {
-    const uint32_t min_wgs =
-        ctx->debug_rank_min_workgroups == UINT32_MAX ? SQ_RANK_MIN_WORKGROUPS : ctx->debug_rank_min_workgroups;
-    uint32_t per_inv = 16;
-    while (per_inv > 4 && (uint64_t)heads * div_up(s_max, SQ_SCORE_WG * per_inv) < min_wgs)
-        per_inv /= 2;
-    return per_inv;
+    return widest_filling(16, 4, heads, s_max, SQ_SCORE_WG,
+                          debug_or(ctx->debug_rank_min_workgroups, SQ_RANK_MIN_WORKGROUPS));
 }
 
 /* sparq_score's chunks per workgroup (its PARAM): 4, 2 or 1, the most
@@ -306,12 +323,8 @@ static uint32_t rank_positions_per_invocation(const sparq_context *ctx, uint32_t
 #define SQ_SCORE_MIN_WORKGROUPS 512u
 static uint32_t score_chunks_per_workgroup(const sparq_context *ctx, uint32_t heads, uint32_t score_chunks)
 {
-    const uint32_t min_wgs =
-        ctx->debug_score_min_workgroups == UINT32_MAX ? SQ_SCORE_MIN_WORKGROUPS : ctx->debug_score_min_workgroups;
-    uint32_t per_wg = 4;
-    while (per_wg > 1 && (uint64_t)heads * div_up(score_chunks, per_wg) < min_wgs)
-        per_wg /= 2;
-    return per_wg;
+    return widest_filling(4, 1, heads, score_chunks, 1,
+                          debug_or(ctx->debug_score_min_workgroups, SQ_SCORE_MIN_WORKGROUPS));
 }
 
 /* Everything record_dispatches needs, decided before recording. */

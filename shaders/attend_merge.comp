@@ -31,7 +31,7 @@ vec2 wg_max_and_sum(float x, float a)
     vec2 t = vec2(NEG_INF, 0.0);
     for (uint i = 0; i < gl_NumSubgroups; i++)
         t = vec2(max(t.x, red_ma[i].x), t.y + red_ma[i].y);
-    return t; // the next barrier comes before red_ma is written again
+    return t; // called once, so red_ma needs no barrier after the reads
 }
 
 void main()

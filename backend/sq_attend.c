@@ -8,8 +8,8 @@
  *   dense: attend_dense -> attend_merge_dense                             (2 dispatches)
  *   SparQ: short slots: sparq_score_select (score and selection in one)
  *          longer slots: sparq_score -> sparq_select_small (up to 8192 positions)
- *                        or sparq_rank x 4 phases (longer still)
- *          -> attend_sparse -> attend_merge_sparse                  (3 to 9 dispatches)
+ *                        or sparq_rank x 3 phases (longer still)
+ *          -> attend_sparse -> attend_merge_sparse                  (3 to 8 dispatches)
  * With stats, a timestamp after each stage (score, rank, attend, merge).
  */
 #include "sparq_shaders.h"
@@ -67,10 +67,12 @@ void sq_resolve_sparq(uint32_t head_dim, uint32_t S, uint32_t r, uint32_t k, uin
 typedef struct layout {
     VkDeviceSize up_bytes; /* call info + entries + q: uploaded as one copy */
     VkDeviceSize q, z, stats, keys, sel, alpha, part_ml, part_acc, out, hist, counts, alpha_part, total;
-    VkDeviceSize out_bytes, sel_bytes, alpha_bytes, alpha_part_bytes;
+    VkDeviceSize out_bytes, sel_bytes, alpha_bytes, alpha_part_bytes, counts_bytes;
 } layout;
 
-static layout plan_layout(const sparq_cache *c, uint32_t n, uint32_t group, const struct sq_call_info *ci, bool sparq)
+/* rank_chunks: sparq_rank's chunks per (slot, KV head), 0 where it does not run. */
+static layout plan_layout(const sparq_cache *c, uint32_t n, uint32_t group, const struct sq_call_info *ci, bool sparq,
+                          uint32_t rank_chunks)
 {
     layout L;
     const VkDeviceSize heads = (VkDeviceSize)n * c->n_kv_heads;
@@ -88,7 +90,8 @@ static layout plan_layout(const sparq_cache *c, uint32_t n, uint32_t group, cons
     REGION(part_acc, heads * ci->splits * group * c->head_dim * sizeof(float));
     REGION(out, qo_bytes);
     REGION(hist, sparq ? heads * (2 * SQ_RANK_BINS + 4) * sizeof(uint32_t) : 0);
-    REGION(counts, sparq ? heads * ci->score_chunks * 2 * sizeof(uint32_t) : 0);
+    L.counts_bytes = heads * rank_chunks * SQ_RANK_BINS * sizeof(uint32_t);
+    REGION(counts, L.counts_bytes);
     L.alpha_part_bytes = sparq ? heads * ci->score_chunks * group * sizeof(float) : 0;
     REGION(alpha_part, L.alpha_part_bytes);
 #undef REGION
@@ -382,7 +385,11 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
                        "(%u bytes)",
                        dh, g, ctx->info.name, ctx->limits.maxComputeSharedMemorySize);
     plan_splits(ctx, p->sparq ? k_max : s_max, attend_wg / kl * attend_rows_per_block(g), p->sparq, &ci);
-    layout L = plan_layout(c, n, g, &ci, p->sparq);
+    const uint32_t unranked_max = max_u32(small_max, fused_max);
+    const bool use_rank = p->sparq && s_max > unranked_max;
+    const uint32_t rank_per_inv = rank_positions_per_invocation(ctx, n * c->n_kv_heads, s_max);
+    const uint32_t rank_chunks = use_rank ? div_up(ci.z_stride, SQ_SCORE_WG * rank_per_inv) : 0;
+    layout L = plan_layout(c, n, g, &ci, p->sparq, rank_chunks);
     /* q in a host buffer is read in place: nothing of it is uploaded. */
     const bool q_device = sq_tensor_is_device(&p->q_dev);
     if (q_device)
@@ -453,9 +460,6 @@ static sparq_status plan_call(sparq_cache *c, const sq_attend_params *p, sq_buff
         small_keys = small_max;
     const bool use_fused = p->sparq && s_fused > 0, use_score = p->sparq && s_max > fused_max;
     const bool use_small = p->sparq && s_small > 0;
-    const uint32_t unranked_max = max_u32(small_max, fused_max);
-    const bool use_rank = p->sparq && s_max > unranked_max;
-    const uint32_t rank_per_inv = rank_positions_per_invocation(ctx, n * c->n_kv_heads, s_max);
     const uint32_t score_per_wg = score_chunks_per_workgroup(ctx, n * c->n_kv_heads, ci.score_chunks);
     if (p->sparq &&
         ((use_fused && (st = kernel_pipeline(ctx, "sparq_score_select", storage, SQ_SCORE_WG, dh, g, 0, fused_runs,
@@ -509,6 +513,9 @@ static uint32_t record_dispatches(sparq_cache *c, const sq_attend_params *p, con
          * an earlier call that may look right. */
         ctx->vk.vkCmdFillBuffer(s->cmd, scratch->buffer, L.sel, L.sel_bytes, 0xffffffffu);
         ctx->vk.vkCmdFillBuffer(s->cmd, scratch->buffer, L.alpha_part, L.alpha_part_bytes, 0x7fc00000u);
+        /* ... and a sparq_rank table entry left unwritten as a count far past k. */
+        if (L.counts_bytes > 0)
+            ctx->vk.vkCmdFillBuffer(s->cmd, scratch->buffer, L.counts, L.counts_bytes, 0x7fff7fffu);
     }
     if (use_rank) /* sparq_rank adds into its first histograms (it clears the second itself) */
         ctx->vk.vkCmdFillBuffer(s->cmd, scratch->buffer, L.hist,

@@ -60,10 +60,11 @@ static_assert(offsetof(struct sq_call_info, z_stride) == 96, "CallInfo layout");
  * sparq_rank's workgroups take 4, 8 or 16 per thread. */
 #define SQ_SCORE_WG 256u
 #define SQ_SCORE_CHUNK (SQ_SCORE_WG * 4u)
-#define SQ_RANK_PHASES 4u
+#define SQ_RANK_PHASES 3u
 /* Bins of each of sparq_rank's two radix histograms: [heads][SQ_RANK_BINS]
  * (cleared by the host), then [heads][SQ_RANK_BINS + 4] (cleared by the
- * kernel). */
+ * kernel); and entries of each of its per-chunk tables, [heads][chunks]
+ * [SQ_RANK_BINS] (in the counts region). */
 #define SQ_RANK_BINS 2048u
 
 #endif

@@ -91,7 +91,7 @@ struct CallInfo {
     uint64_t part_acc; // vec4  [entry][kv][splits][GROUP][dh/4]
     uint64_t out_;     // float [entry][n_heads][dh]
     uint64_t hist;     // uint: sparq_rank's radix histograms (see sparq_rank.comp)
-    uint64_t counts;   // uvec2 [entry][kv][score_chunks]: taken for sure, ties
+    uint64_t counts;   // uint  [entry][kv][rank chunk][2048]: sparq_rank's tables (see there)
     uint64_t alpha_part; // float [entry][kv][score_chunks][GROUP]
     uint z_stride;
     uint k_stride;

@@ -1,28 +1,37 @@
 #version 460
 // sparq_rank: SparQ steps 3-4 spread over every chunk of every (entry, KV
-// head), in four phases (pc.span), one dispatch each:
+// head), in three phases (pc.span), one dispatch each:
 //   0  keys: rho[t] = sum_j p_j[t] as order-preserving uint keys (rho >= 0,
 //      so its float bits order like the values; NaN ranks lowest), and the
 //      histogram of their first DIGIT_BITS-bit digit (bits 30..20);
 //   1  the histogram of the second digit (bits 19..9) of the keys whose
-//      first digit is the one that holds the (k - l)-th largest key;
-//   2  per chunk: positions taken for sure (key above the threshold, or in
-//      the local window) and ties at the threshold;
-//   3  per chunk: its place from the counts of the chunks before it, the
-//      chosen positions written in position order (ties: the first in
-//      position order), and the chunk's share of alpha.
+//      first digit d0 is the one that holds the (k - l)-th largest key,
+//      and per chunk a table of what it would take for each second digit
+//      (below);
+//   2  per chunk: the threshold resolved from the second histogram, its
+//      place from the tables of the chunks before it, the chosen
+//      positions written in position order (ties: the first in position
+//      order), and the chunk's share of alpha.
 // The threshold compares keys without their low 9 bits: keys that differ
 // only there (rho within 2^-14 of each other, relatively) count as equal,
 // and the first of them in position order are taken. Every such selection
 // is a valid top-k within that tolerance; two digits instead of four save
-// two dispatches. Chunk 0 of each head stores what the phases resolved (the
-// digits so far and how many keys are still to take) for the next phase,
-// and phase 0 clears the second histogram, so the host clears only the first.
+// two dispatches. Chunk 0 of each head stores the first digit and how many
+// keys are still to take for phase 2, and phase 0 clears the second
+// histogram, so the host clears only the first.
+// Why the tables: a chunk's place needs the counts of the chunks before it
+// at the final threshold, which only the second histogram decides. Phase 1
+// already holds its chunk's histogram of second digits, so it writes, for
+// every digit d1, the positions the chunk takes for sure if the threshold's
+// second digit is d1 (the window, first digits above d0, second digits
+// above d1) and its ties there; phase 2 then reads one entry per chunk
+// before it. A separate counting phase (one more dispatch, whose time is
+// round trips and barriers, not work) is what this saves.
 // Slots of at most pc.n_chunks positions are left to sparq_select_small.
 // Each invocation owns PER_INV consecutive positions of its chunk (in
 // wg_ordered_index order, so a scan over invocations is in position
 // order), and each phase reduces or scans once: the per-head statistics go
-// through head_reductions.glsl's all-heads reduction, and phase 3 adds
+// through head_reductions.glsl's all-heads reduction, and phase 2 adds
 // alpha's shares in a fixed order of its own (part_s below), so that
 // PER_INV changes no bit of alpha.
 // Why more than 4: each phase's time is a few round trips to memory and a
@@ -39,8 +48,10 @@ const uint CHUNK = WG_SIZE * PER_INV; // the backend runs this with WG_SIZE = 25
 const uint SCORE_CHUNK = WG_SIZE * 4; // sparq_score's: the stats' and alpha_part's granularity
 // call.hist holds the first histogram of every head ([head][BINS], cleared
 // by the host), then per head the second histogram and the state resolved
-// by phases 1 and 2 ([head][BINS + 4]). Must match SQ_RANK_BINS in
-// backend/sq_push.h.
+// by phase 1 ([head][BINS + 4]). call.counts holds phase 1's tables,
+// [head][chunk][BINS], one uint per second digit: taken for sure in the
+// low 16 bits, ties in the high 16 (a chunk has at most 4096 positions).
+// Both must match SQ_RANK_BINS in backend/sq_push.h.
 
 // resolve_digit on the global histogram at histb.
 uint resolve(uint64_t histb, uint still, out uint still_out)
@@ -52,7 +63,7 @@ uint resolve(uint64_t histb, uint still, out uint still_out)
     return resolve_digit(counts, still, still_out);
 }
 
-// Phase 3's alpha shares, added in one order whatever PER_INV is (so the
+// Phase 2's alpha shares, added in one order whatever PER_INV is (so the
 // backend's choice of it changes no bit): each quad (4 consecutive
 // positions) in position order, each hexad (16) as (q0 + q1) + (q2 + q3),
 // each octet of hexads (128 positions) and each score chunk's 8 octets in
@@ -90,6 +101,39 @@ void flush_hist(uint64_t histb)
     }
 }
 
+// Positions of chunk c that are in the local window [n_cand, S).
+uint window_positions(uint c, uint S, uint n_cand)
+{
+    const uint start = max(c * CHUNK, n_cand), end = min(S, (c + 1) * CHUNK);
+    return end > start ? end - start : 0u;
+}
+
+// Phase 1's table of this chunk at tableb, from its histogram of second
+// digits in hist_s (complete: flush_hist's barrier has passed): for each
+// second digit d, the positions taken for sure if the threshold ends in d
+// (`window` + `above` summed over the workgroup + the keys of second digit
+// above d) and the ties (the keys of second digit d). Each invocation owns
+// BINS_PER_THREAD bins, the top ones first, as resolve_digit does, so one
+// scan counts the keys above its bins; `above` rides in its high 16 bits.
+// Uniform control flow (contains barriers).
+void write_chunk_table(uint64_t tableb, uint window, uint above)
+{
+    const uint top = BINS - 1 - wg_ordered_index() * BINS_PER_THREAD;
+    uint counts[BINS_PER_THREAD];
+    uint mine = 0;
+    [[unroll]] for (uint b = 0; b < BINS_PER_THREAD; b++) {
+        counts[b] = hist_s[top - b];
+        mine += counts[b];
+    }
+    uint total;
+    const uint ex = wg_exclusive_scan(mine | (above << 16), total);
+    uint sure = window + (total >> 16) + (ex & 0xffffu);
+    [[unroll]] for (uint b = 0; b < BINS_PER_THREAD; b++) {
+        UintRef(tableb).v[top - b] = sure | (counts[b] << 16);
+        sure += counts[b];
+    }
+}
+
 void main()
 {
     const uint c = gl_WorkGroupID.x, kv = gl_WorkGroupID.y, e = gl_WorkGroupID.z;
@@ -110,13 +154,13 @@ void main()
     const uint64_t keyb = call.keys + uint64_t(head) * call.z_stride * 4;
     const uint64_t hist0b = call.hist + uint64_t(head) * BINS * 4;
     const uint64_t hist1b = call.hist + (uint64_t(pc.n_entries) * pc.n_kv_heads * BINS + uint64_t(head) * (BINS + 4)) * 4;
-    const uint64_t stateb = hist1b + BINS * 4; // uvec2 after phase 1, uvec2 after phase 2
+    const uint64_t stateb = hist1b + BINS * 4; // uvec2 (d0, still) after phase 1
     // This invocation's positions t0 .. t0 + PER_INV - 1, read 4 at a time
     // (z and keys are stored for whole score chunks, so a vec4 at a
     // position below S is in bounds).
     const uint t0 = c * CHUNK + tid * PER_INV;
 
-    if (phase == 0 || phase == 3) // softmax max and sum of each head over all positions
+    if (phase == 0 || phase == 2) // softmax max and sum of each head over all positions
         load_head_norm(call.stats + uint64_t(head) * call.score_chunks * GROUP * 8, n_score_chunks);
 
     if (phase == 0) {
@@ -139,31 +183,40 @@ void main()
         if (c == 0 && tid == 0)
             Uvec2Ref(stateb).v[0] = uvec2(d0, still);
         clear_hist();
+        uint above = 0; // this invocation's keys whose first digit is above d0
         for (uint q = t0; q < t0 + PER_INV && q < n_cand; q += 4) {
             const uvec4 key = Uvec4Ref(keyb).v[q >> 2];
-            for (uint i = 0; i < 4 && q + i < n_cand; i++)
-                if ((key[i] >> (LOW_BITS + DIGIT_BITS)) == d0)
+            for (uint i = 0; i < 4 && q + i < n_cand; i++) {
+                const uint digit = key[i] >> (LOW_BITS + DIGIT_BITS);
+                above += digit > d0 ? 1u : 0u;
+                if (digit == d0)
                     atomicAdd(hist_s[(key[i] >> LOW_BITS) & (BINS - 1)], 1u);
+            }
         }
         flush_hist(hist1b);
+        write_chunk_table(call.counts + (uint64_t(head) * gl_NumWorkGroups.x + c) * BINS * 4,
+                          window_positions(c, S, n_cand), above);
         return;
     }
-
-    // Phases 2 and 3: keys >> LOW_BITS above `threshold` are taken, and the
-    // first `ties` equal to it.
+    // Phase 2: keys >> LOW_BITS above `threshold` are taken, and the first
+    // `ties` equal to it.
     uint threshold = 0, ties = 0;
+    uvec2 before; // taken for sure and ties in the chunks before this one
     if (radix) {
-        if (phase == 2) {
-            const uvec2 st0 = Uvec2Ref(stateb).v[0];
-            const uint d1 = resolve(hist1b, st0.y, ties);
-            threshold = (st0.x << DIGIT_BITS) | d1;
-            if (c == 0 && tid == 0)
-                Uvec2Ref(stateb).v[1] = uvec2(threshold, ties);
-        } else {
-            const uvec2 st1 = Uvec2Ref(stateb).v[1];
-            threshold = st1.x;
-            ties = st1.y;
+        const uvec2 st0 = Uvec2Ref(stateb).v[0];
+        const uint d1 = resolve(hist1b, st0.y, ties);
+        threshold = (st0.x << DIGIT_BITS) | d1;
+        before = uvec2(0);
+        const uint64_t tableb = call.counts + uint64_t(head) * gl_NumWorkGroups.x * BINS * 4;
+        for (uint x = tid; x < c; x += WG_SIZE) {
+            const uint entry = UintRef(tableb).v[x * BINS + d1];
+            before += uvec2(entry & 0xffffu, entry >> 16);
         }
+        before = wg_sum_uvec2(before);
+    } else {
+        // Every position, or the window alone: the chunks before hold c * CHUNK
+        // positions, and the window starts at n_cand.
+        before = uvec2(take_all ? c * CHUNK : c * CHUNK - min(c * CHUNK, n_cand), 0);
     }
     // Bit i of `sure`: position t0 + i is taken for sure (above the
     // threshold, in the local window, or every position taken); of `tie`:
@@ -184,21 +237,9 @@ void main()
         }
     }
     const uvec2 mine = uvec2(bitCount(sure), bitCount(tie));
-    const uint64_t countb = call.counts + uint64_t(head) * call.score_chunks * 8;
-    if (phase == 2) {
-        const uvec2 chunk_total = wg_sum_uvec2(mine);
-        if (tid == 0)
-            Uvec2Ref(countb).v[c] = chunk_total;
-        return;
-    }
 
-    // Phase 3: place this chunk after the chunks before it, and each
-    // invocation after the invocations before it (counts of at most CHUNK
-    // fit 16 bits: sure and ties go through one scan).
-    uvec2 before = uvec2(0);
-    for (uint x = tid; x < c; x += WG_SIZE)
-        before += Uvec2Ref(countb).v[x];
-    before = wg_sum_uvec2(before);
+    // Place each invocation after the invocations before it (counts of at
+    // most CHUNK fit 16 bits: sure and ties go through one scan).
     uint total;
     const uint packed_before = wg_exclusive_scan(mine.x | (mine.y << 16), total);
     uint sure_rank = before.x + (packed_before & 0xffffu), tie_rank = before.y + (packed_before >> 16);

@@ -89,7 +89,7 @@ static layout plan_layout(const sparq_cache *c, uint32_t n, uint32_t group, cons
     REGION(part_ml, heads * ci->splits * group * 8);
     REGION(part_acc, heads * ci->splits * group * c->head_dim * sizeof(float));
     REGION(out, qo_bytes);
-    REGION(hist, sparq ? heads * (2 * SQ_RANK_BINS + 4) * sizeof(uint32_t) : 0);
+    REGION(hist, sparq ? heads * ((2 * SQ_RANK_BINS + 4) * sizeof(uint32_t) + group * 8) : 0);
     L.counts_bytes = heads * rank_chunks * SQ_RANK_BINS * sizeof(uint32_t);
     REGION(counts, L.counts_bytes);
     L.alpha_part_bytes = sparq ? heads * ci->score_chunks * group * sizeof(float) : 0;

@@ -63,7 +63,8 @@ static_assert(offsetof(struct sq_call_info, z_stride) == 96, "CallInfo layout");
 #define SQ_RANK_PHASES 3u
 /* Bins of each of sparq_rank's two radix histograms: [heads][SQ_RANK_BINS]
  * (cleared by the host), then [heads][SQ_RANK_BINS + 4] (cleared by the
- * kernel); and entries of each of its per-chunk tables, [heads][chunks]
+ * kernel), followed by each head's softmax normalisation ([heads][group]
+ * float pairs); and entries of each of its per-chunk tables, [heads][chunks]
  * [SQ_RANK_BINS] (in the counts region). */
 #define SQ_RANK_BINS 2048u
 

@@ -16,8 +16,9 @@
 // only there (rho within 2^-14 of each other, relatively) count as equal,
 // and the first of them in position order are taken. Every such selection
 // is a valid top-k within that tolerance; two digits instead of four save
-// two dispatches. Chunk 0 of each head stores the first digit and how many
-// keys are still to take for phase 2, and phase 0 clears the second
+// two dispatches. Chunk 0 of each head stores, for the later phases, each
+// head's softmax normalisation (phase 0) and the first digit with how many
+// keys are still to take (phase 1); phase 0 also clears the second
 // histogram, so the host clears only the first.
 // Why the tables: a chunk's place needs the counts of the chunks before it
 // at the final threshold, which only the second histogram decides. Phase 1
@@ -26,7 +27,10 @@
 // second digit is d1 (the window, first digits above d0, second digits
 // above d1) and its ties there; phase 2 then reads one entry per chunk
 // before it. A separate counting phase (one more dispatch, whose time is
-// round trips and barriers, not work) is what this saves.
+// round trips and barriers, not work) is what this saves. The tables are
+// stored so that each store of a workgroup is one contiguous run
+// (table_index): with each invocation's 8 entries consecutive, phase 1 was
+// slow enough on an H200 that three phases took longer than four.
 // Slots of at most pc.n_chunks positions are left to sparq_select_small.
 // Each invocation owns PER_INV consecutive positions of its chunk (in
 // wg_ordered_index order, so a scan over invocations is in position
@@ -48,7 +52,8 @@ const uint CHUNK = WG_SIZE * PER_INV; // the backend runs this with WG_SIZE = 25
 const uint SCORE_CHUNK = WG_SIZE * 4; // sparq_score's: the stats' and alpha_part's granularity
 // call.hist holds the first histogram of every head ([head][BINS], cleared
 // by the host), then per head the second histogram and the state resolved
-// by phase 1 ([head][BINS + 4]). call.counts holds phase 1's tables,
+// by phase 1 ([head][BINS + 4]), then each head's softmax normalisation
+// (head_norm, [head][GROUP] vec2). call.counts holds phase 1's tables,
 // [head][chunk][BINS], one uint per second digit: taken for sure in the
 // low 16 bits, ties in the high 16 (a chunk has at most 4096 positions).
 // Both must match SQ_RANK_BINS in backend/sq_push.h.
@@ -108,6 +113,15 @@ uint window_positions(uint c, uint S, uint n_cand)
     return end > start ? end - start : 0u;
 }
 
+// Where a table keeps digit d: [b][invocation] for the invocation that owns
+// d and its place b among that invocation's bins, so that each of
+// write_chunk_table's stores is one contiguous run over the workgroup.
+uint table_index(uint d)
+{
+    const uint from_top = BINS - 1 - d;
+    return (from_top % BINS_PER_THREAD) * WG_SIZE + from_top / BINS_PER_THREAD;
+}
+
 // Phase 1's table of this chunk at tableb, from its histogram of second
 // digits in hist_s (complete: flush_hist's barrier has passed): for each
 // second digit d, the positions taken for sure if the threshold ends in d
@@ -129,7 +143,7 @@ void write_chunk_table(uint64_t tableb, uint window, uint above)
     const uint ex = wg_exclusive_scan(mine | (above << 16), total);
     uint sure = window + (total >> 16) + (ex & 0xffffu);
     [[unroll]] for (uint b = 0; b < BINS_PER_THREAD; b++) {
-        UintRef(tableb).v[top - b] = sure | (counts[b] << 16);
+        UintRef(tableb).v[table_index(top - b)] = sure | (counts[b] << 16);
         sure += counts[b];
     }
 }
@@ -160,8 +174,19 @@ void main()
     // position below S is in bounds).
     const uint t0 = c * CHUNK + tid * PER_INV;
 
-    if (phase == 0 || phase == 2) // softmax max and sum of each head over all positions
+    // Each head's softmax max and sum over all positions: phase 0 merges the
+    // chunk statistics and chunk 0 stores the result, which phase 2 reads
+    // (the same bits, without the merge's loads and barriers).
+    const uint64_t normb = call.hist + uint64_t(pc.n_entries) * pc.n_kv_heads * (2 * BINS + 4) * 4 + uint64_t(head) * GROUP * 8;
+    if (phase == 0) {
         load_head_norm(call.stats + uint64_t(head) * call.score_chunks * GROUP * 8, n_score_chunks);
+        if (c == 0 && tid < GROUP)
+            Vec2Ref(normb).v[tid] = head_norm[tid];
+    } else if (phase == 2) {
+        if (tid < GROUP)
+            head_norm[tid] = Vec2Ref(normb).v[tid];
+        barrier();
+    }
 
     if (phase == 0) {
         if (c == 0) // phase 1 adds into the second histogram
@@ -209,7 +234,7 @@ void main()
         before = uvec2(0);
         const uint64_t tableb = call.counts + uint64_t(head) * gl_NumWorkGroups.x * BINS * 4;
         for (uint x = tid; x < c; x += WG_SIZE) {
-            const uint entry = UintRef(tableb).v[x * BINS + d1];
+            const uint entry = UintRef(tableb).v[x * BINS + table_index(d1)];
             before += uvec2(entry & 0xffffu, entry >> 16);
         }
         before = wg_sum_uvec2(before);

@@ -3,7 +3,7 @@
 // positions, one workgroup per (entry, KV head), in one dispatch: the
 // ranking keys live in shared memory, so the two radix passes, the
 // compaction and alpha need no global histograms, atomics or further
-// dispatches. Slots longer than that go through sparq_rank's four phases
+// dispatches. Slots longer than that go through sparq_rank's three phases
 // (which skip the short ones), so the choice depends on a slot's length
 // alone and a batch sharded over several contexts gives the same result.
 //

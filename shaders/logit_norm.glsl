@@ -45,13 +45,13 @@ uint ranking_key(uint64_t zb, uint z_stride, uint t)
     return rho_key(rho);
 }
 
-// The ranking keys of positions q .. q + 3 (q a multiple of 4, below the
-// slot's stored logits): ranking_key's sum, four at a time from vec4 loads.
-uvec4 ranking_keys4(uint64_t zb, uint z_stride, uint q)
+// The ranking keys of four consecutive positions from their logits z[j]:
+// ranking_key's sum, four at a time.
+uvec4 ranking_keys4(vec4 z[GROUP])
 {
     vec4 rho = vec4(0.0);
     [[unroll]] for (uint j = 0; j < GROUP; j++)
-        rho += exp(Vec4Ref(zb).v[(j * z_stride + q) >> 2] - head_norm[j].x) * head_norm[j].y;
+        rho += exp(z[j] - head_norm[j].x) * head_norm[j].y;
     return uvec4(rho_key(rho.x), rho_key(rho.y), rho_key(rho.z), rho_key(rho.w));
 }
 

@@ -182,10 +182,6 @@ void main()
         load_head_norm(call.stats + uint64_t(head) * call.score_chunks * GROUP * 8, n_score_chunks);
         if (c == 0 && tid < GROUP)
             Vec2Ref(normb).v[tid] = head_norm[tid];
-    } else if (phase == 2) {
-        if (tid < GROUP)
-            head_norm[tid] = Vec2Ref(normb).v[tid];
-        barrier();
     }
 
     if (phase == 0) {
@@ -193,29 +189,47 @@ void main()
             for (uint i = tid; i < BINS; i += WG_SIZE)
                 UintRef(hist1b).v[i] = 0;
         clear_hist();
-        for (uint q = t0; q < t0 + PER_INV && q < n_cand; q += 4) {
-            const uvec4 key = ranking_keys4(zb, call.z_stride, q);
-            Uvec4Ref(keyb).v[q >> 2] = key;
-            for (uint i = 0; i < 4 && q + i < n_cand; i++)
-                atomicAdd(hist_s[key[i] >> (LOW_BITS + DIGIT_BITS)], 1u);
+        // All of this invocation's logits are loaded before the first key is
+        // stored (a store may alias a later load, as far as the compiler
+        // knows). Most of this phase's time is not its loads but its shared
+        // atomics, one per position: on an H200 one more per position cost
+        // as much as the rest of the phase, with or without conflicts, and
+        // combining a subgroup's equal digits first cost more than it saved
+        // (docs/NOTES.md, entry 30).
+        vec4 zq[PER_INV / 4][GROUP];
+        [[unroll]] for (uint u = 0; u < PER_INV / 4; u++)
+            [[unroll]] for (uint j = 0; j < GROUP; j++)
+                zq[u][j] = t0 + 4 * u < n_cand ? Vec4Ref(zb).v[(j * call.z_stride + t0 + 4 * u) >> 2] : vec4(0.0);
+        [[unroll]] for (uint u = 0; u < PER_INV / 4; u++) {
+            const uint q = t0 + 4 * u;
+            const uvec4 key = ranking_keys4(zq[u]);
+            if (q < n_cand)
+                Uvec4Ref(keyb).v[q >> 2] = key;
+            [[unroll]] for (uint i = 0; i < 4; i++)
+                if (q + i < n_cand)
+                    atomicAdd(hist_s[key[i] >> (LOW_BITS + DIGIT_BITS)], 1u);
         }
         flush_hist(hist0b);
         return;
     }
     if (phase == 1) {
+        // The keys load in the same round trip as the first histogram.
+        uvec4 keys[PER_INV / 4];
+        [[unroll]] for (uint u = 0; u < PER_INV / 4; u++)
+            keys[u] = t0 + 4 * u < n_cand ? Uvec4Ref(keyb).v[(t0 >> 2) + u] : uvec4(0);
         uint still;
         const uint d0 = resolve(hist0b, need, still);
         if (c == 0 && tid == 0)
             Uvec2Ref(stateb).v[0] = uvec2(d0, still);
         clear_hist();
         uint above = 0; // this invocation's keys whose first digit is above d0
-        for (uint q = t0; q < t0 + PER_INV && q < n_cand; q += 4) {
-            const uvec4 key = Uvec4Ref(keyb).v[q >> 2];
-            for (uint i = 0; i < 4 && q + i < n_cand; i++) {
-                const uint digit = key[i] >> (LOW_BITS + DIGIT_BITS);
-                above += digit > d0 ? 1u : 0u;
-                if (digit == d0)
-                    atomicAdd(hist_s[(key[i] >> LOW_BITS) & (BINS - 1)], 1u);
+        [[unroll]] for (uint u = 0; u < PER_INV / 4; u++) {
+            [[unroll]] for (uint i = 0; i < 4; i++) {
+                const uint digit = keys[u][i] >> (LOW_BITS + DIGIT_BITS);
+                const bool valid = t0 + 4 * u + i < n_cand;
+                above += valid && digit > d0 ? 1u : 0u;
+                if (valid && digit == d0)
+                    atomicAdd(hist_s[(keys[u][i] >> LOW_BITS) & (BINS - 1)], 1u);
             }
         }
         flush_hist(hist1b);
@@ -224,13 +238,47 @@ void main()
         return;
     }
     // Phase 2: keys >> LOW_BITS above `threshold` are taken, and the first
-    // `ties` equal to it.
-    uint threshold = 0, ties = 0;
-    uvec2 before; // taken for sure and ties in the chunks before this one
+    // `ties` equal to it. Its loads go in two round trips: first all that
+    // depends on nothing (the norms, the state, the second histogram's bins
+    // and the keys), then, once the threshold is known, the tables of the
+    // chunks before and the logits of the quads that may be taken.
+    // head_norm is read only after resolve_digit's or the scan's barriers.
+    if (tid < GROUP)
+        head_norm[tid] = Vec2Ref(normb).v[tid];
+    uvec4 keys[PER_INV / 4];
+    [[unroll]] for (uint u = 0; u < PER_INV / 4; u++)
+        keys[u] = radix && t0 + 4 * u < n_cand ? Uvec4Ref(keyb).v[(t0 >> 2) + u] >> LOW_BITS : uvec4(0);
+    uint threshold = 0, ties = 0, d1 = 0;
     if (radix) {
         const uvec2 st0 = Uvec2Ref(stateb).v[0];
-        const uint d1 = resolve(hist1b, st0.y, ties);
+        d1 = resolve(hist1b, st0.y, ties);
         threshold = (st0.x << DIGIT_BITS) | d1;
+    }
+    // Bit i of `sure`: position t0 + i is taken for sure (above the
+    // threshold, in the local window, or every position taken); of `tie`:
+    // it ties at the threshold.
+    uint sure = 0, tie = 0;
+    [[unroll]] for (uint u = 0; u < PER_INV / 4; u++) {
+        [[unroll]] for (uint i = 0; i < 4; i++) {
+            const uint t = t0 + 4 * u + i, bit = 1u << (4 * u + i);
+            if (t >= S)
+                continue;
+            if (t >= n_cand || take_all) {
+                sure |= bit;
+            } else if (radix) {
+                sure |= keys[u][i] > threshold ? bit : 0u;
+                tie |= keys[u][i] == threshold ? bit : 0u;
+            }
+        }
+    }
+    // The logits of every quad that holds a position that may be taken,
+    // loaded together with the tables (alpha's shares mask out the rest).
+    vec4 zq[PER_INV / 4][GROUP];
+    [[unroll]] for (uint u = 0; u < PER_INV / 4; u++)
+        [[unroll]] for (uint j = 0; j < GROUP; j++)
+            zq[u][j] = (((sure | tie) >> (4 * u)) & 0xfu) != 0 ? Vec4Ref(zb).v[(j * call.z_stride + t0 + 4 * u) >> 2] : vec4(0.0);
+    uvec2 before; // taken for sure and ties in the chunks before this one
+    if (radix) {
         before = uvec2(0);
         const uint64_t tableb = call.counts + uint64_t(head) * gl_NumWorkGroups.x * BINS * 4;
         for (uint x = tid; x < c; x += WG_SIZE) {
@@ -243,24 +291,6 @@ void main()
         // positions, and the window starts at n_cand.
         before = uvec2(take_all ? c * CHUNK : c * CHUNK - min(c * CHUNK, n_cand), 0);
     }
-    // Bit i of `sure`: position t0 + i is taken for sure (above the
-    // threshold, in the local window, or every position taken); of `tie`:
-    // it ties at the threshold.
-    uint sure = 0, tie = 0;
-    for (uint q = t0; q < t0 + PER_INV && q < S; q += 4) {
-        const uvec4 key = radix && q < n_cand ? Uvec4Ref(keyb).v[q >> 2] >> LOW_BITS : uvec4(0);
-        [[unroll]] for (uint i = 0; i < 4; i++) {
-            const uint t = q + i, bit = 1u << (t - t0);
-            if (t >= S)
-                continue;
-            if (t >= n_cand || take_all) {
-                sure |= bit;
-            } else if (radix) {
-                sure |= key[i] > threshold ? bit : 0u;
-                tie |= key[i] == threshold ? bit : 0u;
-            }
-        }
-    }
     const uvec2 mine = uvec2(bitCount(sure), bitCount(tie));
 
     // Place each invocation after the invocations before it (counts of at
@@ -270,22 +300,27 @@ void main()
     uint sure_rank = before.x + (packed_before & 0xffffu), tie_rank = before.y + (packed_before >> 16);
 
     const uint64_t selb = call.sel + uint64_t(head) * call.k_stride * 4;
+    uint taken = 0; // bit i: position t0 + i is chosen
+    [[unroll]] for (uint i = 0; i < PER_INV; i++) {
+        const uint bit = 1u << i;
+        // Taken positions in position order: the sure ones and the first
+        // `ties` ties.
+        if ((sure & bit) != 0 || ((tie & bit) != 0 && tie_rank < ties)) {
+            taken |= bit;
+            UintRef(selb).v[min(sure_rank + min(tie_rank, ties), call.k_stride - 1)] = t0 + i;
+        }
+        sure_rank += (sure & bit) != 0 ? 1u : 0u;
+        tie_rank += (tie & bit) != 0 ? 1u : 0u;
+    }
+    // Alpha's shares, from the logits loaded above.
     float quad_sum[PER_INV / 4][GROUP];
     [[unroll]] for (uint u = 0; u < PER_INV / 4; u++) {
-        [[unroll]] for (uint j = 0; j < GROUP; j++)
-            quad_sum[u][j] = 0.0;
-        [[unroll]] for (uint b = 0; b < 4; b++) {
-            const uint i = u * 4 + b, bit = 1u << i;
-            // Taken positions in position order: the sure ones and the first
-            // `ties` ties.
-            if ((sure & bit) != 0 || ((tie & bit) != 0 && tie_rank < ties)) {
-                const uint t = t0 + i, place = sure_rank + min(tie_rank, ties);
-                UintRef(selb).v[min(place, call.k_stride - 1)] = t;
-                [[unroll]] for (uint j = 0; j < GROUP; j++)
-                    quad_sum[u][j] += approx_p(zb, call.z_stride, j, t);
-            }
-            sure_rank += (sure & bit) != 0 ? 1u : 0u;
-            tie_rank += (tie & bit) != 0 ? 1u : 0u;
+        [[unroll]] for (uint j = 0; j < GROUP; j++) {
+            const vec4 p = exp(zq[u][j] - head_norm[j].x) * head_norm[j].y;
+            float sum = 0.0; // in position order; a position not chosen adds nothing (+0.0 keeps every bit)
+            [[unroll]] for (uint b = 0; b < 4; b++)
+                sum += (taken & (1u << (4 * u + b))) != 0 ? p[b] : 0.0;
+            quad_sum[u][j] = sum;
         }
     }
     [[unroll]] for (uint j = 0; j < GROUP; j++) {

@@ -290,6 +290,50 @@ static void test_sparq_tied_keys(void **state)
     run_cases_on(cases, sizeof cases / sizeof cases[0], "sparq tied keys", make_tied_slot);
 }
 
+/* The local window starting inside a quad (n_cand = S - l not a multiple of
+ * 4) and crossing a chunk of sparq_rank (1024 positions at 4 per
+ * invocation), with its first positions the strongest keys of the slot
+ * (their K rows are a multiple of their KV head's query): sparq_rank keys
+ * and stores whole quads, so a window position counted among its chunk's
+ * candidates would shift every later chunk's places. Group 1, so each
+ * row's query is its head's. */
+static void test_sparq_window_starts_mid_quad(void **state)
+{
+    (void)state;
+    static const sparq_case cases[] = {
+        {64, 2, 1, 1100, 8, 300, 101, F32, F32, NORMAL, 0}, /* candidates 0..998: 999 in the window */
+        {64, 1, 1, 1100, 8, 300, 102, F32, F32, NORMAL, 0}, /* 998 and 999 */
+        {64, 1, 1, 1100, 8, 300, 99, F32, F32, NORMAL, 0},  /* 1001 */
+    };
+    sparq_ref_rng rng;
+    harness_rng(&rng, "sparq window mid quad");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const sparq_case *c = &cases[i];
+        const uint32_t n_cand = c->length - c->l, hot_end = (n_cand | 3u) + 1;
+        harness_cache hc;
+        harness_cache_create(&hc, &rng, 2, c->n_kv_heads, c->head_dim, c->length, c->storage);
+        const uint32_t slots[1] = {1};
+        harness_fill(&hc, &rng, 1, n_cand, 0, F32);
+        float *q = harness_make_queries(&hc, &rng, 1, c->n_kv_heads, c->r, c->io, c->focus);
+        const size_t row = harness_row(&hc), rest = c->length - n_cand;
+        float *k, *v;
+        harness_make_kv(&hc, &rng, rest, &k, &v);
+        for (uint32_t t = n_cand; t < hot_end; t++)
+            for (size_t x = 0; x < row; x++)
+                k[(t - n_cand) * row + x] = 0.25f * q[x];
+        assert_int_equal(harness_append(&hc, slots, 1, (uint32_t)rest, k, v, F32), SPARQ_SUCCESS);
+        free(k);
+        free(v);
+        harness_attend a = attend_of(c, slots, q);
+        char label[64];
+        snprintf(label, sizeof label, "window mid quad case %zu", i);
+        harness_run_and_check(&hc, &a, label);
+        free(q);
+        harness_cache_destroy(&hc);
+    }
+    harness_finish();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_sparq_defaults),
         cmocka_unit_test(test_sparq_ragged_batch),
         cmocka_unit_test(test_sparq_tied_keys),
+        cmocka_unit_test(test_sparq_window_starts_mid_quad),
     };
     return cmocka_run_group_tests_name("sparq attention", tests, harness_group_setup, harness_group_teardown);
 }

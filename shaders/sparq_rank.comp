@@ -191,11 +191,10 @@ void main()
         clear_hist();
         // All of this invocation's logits are loaded before the first key is
         // stored (a store may alias a later load, as far as the compiler
-        // knows). Most of this phase's time is not its loads but its shared
-        // atomics, one per position: on an H200 one more per position cost
-        // as much as the rest of the phase, with or without conflicts, and
-        // combining a subgroup's equal digits first cost more than it saved
-        // (docs/NOTES.md, entry 30).
+        // knows). On an H200 this phase took as long with none of its
+        // atomics, key stores or global adds; about a third of it is the
+        // statistics' merge above, with its barriers (docs/NOTES.md,
+        // entry 31).
         vec4 zq[PER_INV / 4][GROUP];
         [[unroll]] for (uint u = 0; u < PER_INV / 4; u++)
             [[unroll]] for (uint j = 0; j < GROUP; j++)

@@ -11,22 +11,39 @@
 
 shared vec2 head_norm[GROUP]; // (max, 1 / sum exp) of z_j over all positions
 
-// head_norm from the per-chunk (max, sum exp) of sparq_score at sb, for
-// n_chunks chunks: every head's in one reduction (head_reductions.glsl).
-// Uniform control flow (contains barriers).
-void load_head_norm(uint64_t sb, uint n_chunks)
+// Each head's (max, 1 / sum exp) from the per-chunk (max, sum exp) of
+// sparq_score at sb, for n_chunks chunks, in every invocation's registers:
+// each subgroup reduces on its own, with no barrier or shared memory, so
+// the loads overlap whatever else the caller has in flight. Every subgroup
+// reads the same chunks in the same lanes and reduces them in the same
+// order, so every invocation of every workgroup gets the same bits. (The
+// workgroup-wide form it replaced, head_reductions.glsl's, with its
+// barriers, was about a third of sparq_rank's phase 0 on an H200:
+// docs/NOTES.md, entry 31.)
+void subgroup_head_norm(uint64_t sb, uint n_chunks, out vec2 norm[GROUP])
 {
-    const uint tid = wg_ordered_index();
     vec2 st[GROUP];
     [[unroll]] for (uint j = 0; j < GROUP; j++)
         st[j] = vec2(NEG_INF, 0.0);
-    for (uint x = tid; x < n_chunks; x += WG_SIZE)
+    for (uint x = gl_SubgroupInvocationID; x < n_chunks; x += gl_SubgroupSize)
         [[unroll]] for (uint j = 0; j < GROUP; j++)
             st[j] = softmax_stats_merge(st[j], Vec2Ref(sb).v[x * GROUP + j]);
-    wg_softmax_stats_heads(st);
-    if (tid == 0)
+    [[unroll]] for (uint j = 0; j < GROUP; j++) {
+        const float m = subgroupMax(st[j].x);
+        const float s = subgroupAdd(st[j].x == NEG_INF ? 0.0 : st[j].y * exp(st[j].x - m));
+        norm[j] = vec2(m, 1.0 / (m == NEG_INF ? 0.0 : s));
+    }
+}
+
+// head_norm from subgroup_head_norm. Uniform control flow (contains a
+// barrier).
+void load_head_norm(uint64_t sb, uint n_chunks)
+{
+    vec2 norm[GROUP];
+    subgroup_head_norm(sb, n_chunks, norm);
+    if (wg_ordered_index() == 0)
         [[unroll]] for (uint j = 0; j < GROUP; j++)
-            head_norm[j] = vec2(st[j].x, 1.0 / st[j].y);
+            head_norm[j] = norm[j];
     barrier();
 }
 
@@ -45,13 +62,14 @@ uint ranking_key(uint64_t zb, uint z_stride, uint t)
     return rho_key(rho);
 }
 
-// The ranking keys of four consecutive positions from their logits z[j]:
-// ranking_key's sum, four at a time.
-uvec4 ranking_keys4(vec4 z[GROUP])
+// The ranking keys of four consecutive positions from their logits z[j]
+// and the heads' norms (head_norm's values): ranking_key's sum, four at a
+// time.
+uvec4 ranking_keys4(vec4 z[GROUP], vec2 norm[GROUP])
 {
     vec4 rho = vec4(0.0);
     [[unroll]] for (uint j = 0; j < GROUP; j++)
-        rho += exp(z[j] - head_norm[j].x) * head_norm[j].y;
+        rho += exp(z[j] - norm[j].x) * norm[j].y;
     return uvec4(rho_key(rho.x), rho_key(rho.y), rho_key(rho.z), rho_key(rho.w));
 }
 

@@ -176,32 +176,31 @@ void main()
 
     // Each head's softmax max and sum over all positions: phase 0 merges the
     // chunk statistics and chunk 0 stores the result, which phase 2 reads
-    // (the same bits, without the merge's loads and barriers).
+    // (the same bits, without the merge's loads).
     const uint64_t normb = call.hist + uint64_t(pc.n_entries) * pc.n_kv_heads * (2 * BINS + 4) * 4 + uint64_t(head) * GROUP * 8;
     if (phase == 0) {
-        load_head_norm(call.stats + uint64_t(head) * call.score_chunks * GROUP * 8, n_score_chunks);
-        if (c == 0 && tid < GROUP)
-            Vec2Ref(normb).v[tid] = head_norm[tid];
-    }
-
-    if (phase == 0) {
-        if (c == 0) // phase 1 adds into the second histogram
-            for (uint i = tid; i < BINS; i += WG_SIZE)
-                UintRef(hist1b).v[i] = 0;
-        clear_hist();
-        // All of this invocation's logits are loaded before the first key is
+        // The statistics and all of this invocation's logits load together
+        // (nothing waits between them), and all before the first key is
         // stored (a store may alias a later load, as far as the compiler
-        // knows). On an H200 this phase took as long with none of its
-        // atomics, key stores or global adds; about a third of it is the
-        // statistics' merge above, with its barriers (docs/NOTES.md,
-        // entry 31).
+        // knows). This phase's time on an H200 was neither its atomics nor
+        // its stores: removing either changed nothing, while the norms'
+        // workgroup-wide merge was a third of it (docs/NOTES.md, entry 31).
+        vec2 norm[GROUP];
+        subgroup_head_norm(call.stats + uint64_t(head) * call.score_chunks * GROUP * 8, n_score_chunks, norm);
         vec4 zq[PER_INV / 4][GROUP];
         [[unroll]] for (uint u = 0; u < PER_INV / 4; u++)
             [[unroll]] for (uint j = 0; j < GROUP; j++)
                 zq[u][j] = t0 + 4 * u < n_cand ? Vec4Ref(zb).v[(j * call.z_stride + t0 + 4 * u) >> 2] : vec4(0.0);
+        if (c == 0 && tid == 0)
+            [[unroll]] for (uint j = 0; j < GROUP; j++)
+                Vec2Ref(normb).v[j] = norm[j];
+        if (c == 0) // phase 1 adds into the second histogram
+            for (uint i = tid; i < BINS; i += WG_SIZE)
+                UintRef(hist1b).v[i] = 0;
+        clear_hist();
         [[unroll]] for (uint u = 0; u < PER_INV / 4; u++) {
             const uint q = t0 + 4 * u;
-            const uvec4 key = ranking_keys4(zq[u]);
+            const uvec4 key = ranking_keys4(zq[u], norm);
             if (q < n_cand)
                 Uvec4Ref(keyb).v[q >> 2] = key;
             [[unroll]] for (uint i = 0; i < 4; i++)

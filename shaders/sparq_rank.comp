@@ -34,10 +34,11 @@
 // Slots of at most pc.n_chunks positions are left to sparq_select_small.
 // Each invocation owns PER_INV consecutive positions of its chunk (in
 // wg_ordered_index order, so a scan over invocations is in position
-// order), and each phase reduces or scans once: the per-head statistics go
-// through head_reductions.glsl's all-heads reduction, and phase 2 adds
-// alpha's shares in a fixed order of its own (part_s below), so that
-// PER_INV changes no bit of alpha.
+// order), and each phase reduces or scans once: the per-head statistics are
+// merged per subgroup (logit_norm.glsl's subgroup_head_norm, the same bits
+// in every workgroup whatever its width), and phase 2 adds alpha's shares
+// in a fixed order of its own (part_s below), so that PER_INV changes no
+// bit of alpha.
 // Why more than 4: each phase's time is a few round trips to memory and a
 // few barriers per workgroup, whatever its work, so the fewer waves of
 // workgroups the better, as long as there are enough to fill the device.

@@ -7,6 +7,7 @@
 #include "sparq_api_impl.h"
 #include "sq_error.h"
 #include "sq_vulkan.h"
+#include "sparq_build_id.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -14,9 +15,11 @@
 #ifndef SPARQ_PRODUCT_VERSION
 #define SPARQ_PRODUCT_VERSION "unknown"
 #endif
-#ifndef SPARQ_BUILD_ID
-#define SPARQ_BUILD_ID "unknown"
+#ifndef SPARQ_BUILD_TYPE
+#define SPARQ_BUILD_TYPE "unknown"
 #endif
+/* "<git describe> (<buildtype>)", e.g. "86425d5 (release)". */
+#define SPARQ_BUILD_ID SPARQ_BUILD_TREE " (" SPARQ_BUILD_TYPE ")"
 
 static const char *api_last_error(void)
 {

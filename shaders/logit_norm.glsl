@@ -21,7 +21,7 @@ shared vec2 head_norm[GROUP]; // (max, 1 / sum exp) of z_j over all positions
 // barriers, was about a third of sparq_rank's phase 0 on an H200; this one
 // took that phase 7.1 -> 6.1-6.2 us on long1 and 14.4-15.2 -> 13.0-14.4
 // on long1x and batch8. Loading 4 chunks per lane at once cost 8 registers
-// and 2.5-3 us: docs/NOTES.md, entries 31 and 32.)
+// and 2.5-3.2 us: docs/NOTES.md, entries 31 and 32.)
 void subgroup_head_norm(uint64_t sb, uint n_chunks, out vec2 norm[GROUP])
 {
     vec2 st[GROUP];

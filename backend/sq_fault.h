@@ -14,7 +14,8 @@
  *       value run; every later one behaves as if vkQueueSubmit returned
  *       VK_ERROR_DEVICE_LOST (nothing is submitted).
  *   SPARQ_DEBUG_FENCE_TIMEOUT_MS=N
- *       A blocking call waits N ms for its submission instead of 120 s, so
+ *       A blocking call waits N ms for its submission instead of 120 s
+ *       (30 min on a CPU driver), so
  *       a test can meet the timeout (a hung device) with work that is
  *       merely slow: the call reports a lost device, and destroying the
  *       cache and context must wait for the work still running.

@@ -9,6 +9,18 @@
 
 /* A GPU step longer than this is treated as a hang. */
 #define SQ_FENCE_TIMEOUT_NS (120ull * 1000 * 1000 * 1000)
+/* On a CPU driver, longer: lavapipe compiles each shader variant when it
+ * first runs, inside the submission, and for the largest shapes (a group
+ * of 14 heads at head_dim 240, for one) that took about two minutes on 2
+ * cores, which a 120 s wait reported as a hung device. A CPU device does
+ * not hang the way a GPU does; a real hang still ends the call, later. */
+#define SQ_FENCE_TIMEOUT_CPU_NS (1800ull * 1000 * 1000 * 1000)
+
+static uint64_t fence_timeout_ns(const sparq_context *ctx)
+{
+    return sq_fault_fence_timeout_ns(ctx->info.type == SPARQ_DEVICE_TYPE_CPU ? SQ_FENCE_TIMEOUT_CPU_NS
+                                                                             : SQ_FENCE_TIMEOUT_NS);
+}
 
 sparq_status sq_stream_create(sparq_context *ctx, sq_stream *s)
 {
@@ -53,7 +65,7 @@ void sq_stream_destroy(sparq_context *ctx, sq_stream *s)
 {
     if (s->in_flight) {
         const VkResult res = ctx->vk.vkWaitForFences(ctx->device, 1, &s->fence, VK_TRUE,
-                                                     sq_fault_fence_timeout_ns(SQ_FENCE_TIMEOUT_NS));
+                                                     fence_timeout_ns(ctx));
         if (res == VK_TIMEOUT) {
             atomic_store(&ctx->hung, true);
             memset(s, 0, sizeof *s); /* still running: never free what the device may use */
@@ -114,7 +126,7 @@ sparq_status sq_stream_submit_wait(sparq_context *ctx, sq_stream *s)
     if (res == VK_SUCCESS) {
         s->in_flight = true;
         res = ctx->vk.vkWaitForFences(ctx->device, 1, &s->fence, VK_TRUE,
-                                      sq_fault_fence_timeout_ns(SQ_FENCE_TIMEOUT_NS));
+                                      fence_timeout_ns(ctx));
         if (res == VK_SUCCESS)
             s->in_flight = false;
     }

@@ -101,7 +101,10 @@ typedef enum sparq_status {
     SPARQ_ERROR_OUT_OF_DEVICE_MEMORY = 7,
     /* An append would exceed the slot's capacity; nothing was appended. */
     SPARQ_ERROR_CAPACITY_EXCEEDED = 8,
-    /* The Vulkan device was lost. Destroy the context and create another. */
+    /* The Vulkan device was lost, or a blocking call's work did not finish
+     * within 120 s (30 min on a CPU driver, which compiles shader variants
+     * as they first run), which is taken as a hung device. Destroy the
+     * context and create another. */
     SPARQ_ERROR_DEVICE_LOST = 9,
     /* Any other Vulkan failure; the message names the call and VkResult. */
     SPARQ_ERROR_VULKAN = 10,

@@ -968,6 +968,12 @@ static void op_attend(fuzz_bytes *in, call_kind kind)
                                     (!selected || stride >= k_used)));
 
     const sparq_attend_desc *pass = null_desc ? NULL : (const sparq_attend_desc *)room;
+    if (trace)
+        fprintf(stderr,
+                "  attend: mode %u, %u slots (longest %u), %u heads over %llu KV heads, head_dim %llu, dtype %u, "
+                "r %u k %u l %u, flags %#x, stride %u\n",
+                mode, n_slots, max_len, n_heads, (unsigned long long)kv_heads, (unsigned long long)dim, dtype, r, k,
+                l, attend_flags, stride);
     if (trace && kind != CALL_BLOCKING)
         fprintf(stderr, "  attend (kind %d): struct_size %u, q_device %#llx, out_device %#llx%s\n", (int)kind,
                 desc.struct_size, (unsigned long long)desc.q_device.buffer, (unsigned long long)desc.out_device.buffer,

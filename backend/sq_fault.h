@@ -15,10 +15,10 @@
  *       VK_ERROR_DEVICE_LOST (nothing is submitted).
  *   SPARQ_DEBUG_FENCE_TIMEOUT_MS=N
  *       A blocking call waits N ms for its submission instead of 120 s
- *       (30 min on a CPU driver), so
- *       a test can meet the timeout (a hung device) with work that is
- *       merely slow: the call reports a lost device, and destroying the
- *       cache and context must wait for the work still running.
+ *       (30 min on a CPU driver), so a test can meet the timeout (a hung
+ *       device) with work that is merely slow: the call reports a lost
+ *       device, and destroying the cache and context must wait for the
+ *       work still running.
  *
  * Counting is process-wide and restarts whenever the value changes or the
  * variable is unset, so a test can set a value, make one call and unset it.

@@ -180,11 +180,11 @@ void main()
     // (the same bits, without the merge's loads).
     const uint64_t normb = call.hist + uint64_t(pc.n_entries) * pc.n_kv_heads * (2 * BINS + 4) * 4 + uint64_t(head) * GROUP * 8;
     if (phase == 0) {
-        // The statistics and all of this invocation's logits load together
-        // (nothing waits between them), and all before the first key is
-        // stored (a store may alias a later load, as far as the compiler
-        // knows). This phase's time on an H200 was neither its atomics nor
-        // its stores: removing either changed nothing, while the norms'
+        // The statistics are merged per subgroup (no barrier), and all of
+        // this invocation's logits load before the first key is stored (a
+        // store may alias a later load, as far as the compiler knows).
+        // This phase's time on an H200 was neither its atomics nor its
+        // stores: removing either changed nothing, while the norms'
         // workgroup-wide merge was a third of it (docs/NOTES.md, entry 31);
         // merged per subgroup instead, the phase took 0.4-1.8 us less
         // (entry 32). Issuing the logits' loads before the statistics'

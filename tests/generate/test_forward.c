@@ -481,6 +481,12 @@ static void batch_matches_one_at_a_time(void **state)
     llama_model_free(&m);
 }
 
+/* Without the real model, two of the three tests skip inside cmocka, which
+ * counts them as passed; the exit status 77 then tells meson the test was
+ * skipped, so a run without the model never reads as a full pass. A failure
+ * of the tiny-model test still fails. */
+#define MESON_SKIP 77
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -488,5 +494,11 @@ int main(void)
         cmocka_unit_test(plugin_matches_cpu_attention),
         cmocka_unit_test(batch_matches_one_at_a_time),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    if (failed == 0 && !have_model()) {
+        fprintf(stderr, "test_generate_forward: the real model's tests were skipped ('%s' is absent)\n",
+                model_path());
+        return MESON_SKIP;
+    }
+    return failed;
 }

@@ -36,7 +36,7 @@ export SPARQ_PLUGIN_PATH="${SPARQ_PLUGIN_PATH:-$PWD/$build/plugin/libsparq_vk.so
 if want tests; then
     # bench_recorded_path is the recorded bench below, with its figures kept.
     python3 "$here/run-meson-tests.py" "$build" --skip bench_recorded_path > "$out/tests.txt" 2>&1
-    grep -E 'FAIL|failed$' "$out/tests.txt"
+    grep -E 'FAIL|^[0-9]+ failed' "$out/tests.txt"
 fi
 
 bench="$build/tools/bench/sparq-bench"

@@ -8,9 +8,9 @@ configured source and build paths are rewritten to where they are now.
   run-meson-tests.py BUILD_DIR [--suite NAME]... [--skip NAME]... [--validation]
 
 Prints one line per test (name, status, seconds) and each failing test's
-last lines; exits 1 if any test failed. LD_LIBRARY_PATH from the caller is
-kept after the build's own (libraries missing on that machine, such as
-cmocka, can be put there). --validation turns the Vulkan validation layers
+last lines; exits 1 if any test failed (exit status 77 is "skipped", as in
+meson). LD_LIBRARY_PATH from the caller is kept after the build's own
+(libraries missing on that machine, such as cmocka, can be put there). --validation turns the Vulkan validation layers
 on for every test (SPARQ_VALIDATION=1).
 """
 import argparse
@@ -19,6 +19,8 @@ import os
 import subprocess
 import sys
 import time
+
+SKIP_EXIT = 77  # meson's "skipped" (a test whose inputs are absent)
 
 
 def main():
@@ -44,7 +46,7 @@ def main():
             text = text.replace(old, new)
         return text
 
-    failed = 0
+    failed = skipped = 0
     for t in tests:
         suites = [s.split(":")[-1] for s in t["suite"]]
         if (args.suite and not set(args.suite) & set(suites)) or t["name"] in args.skip:
@@ -63,7 +65,7 @@ def main():
             p = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                timeout=t.get("timeout") or 30)
             out, rc = p.stdout.decode(errors="replace"), p.returncode
-            status = "ok" if rc == 0 else "FAIL (exit %d)" % rc
+            status = "ok" if rc == 0 else "skipped" if rc == SKIP_EXIT else "FAIL (exit %d)" % rc
         except subprocess.TimeoutExpired as e:
             out, rc = (e.stdout or b"").decode(errors="replace"), -1
             status = "FAIL (timed out)"
@@ -71,10 +73,12 @@ def main():
             out, rc = str(e), -1
             status = "FAIL (%s)" % e.strerror
         print("%-32s %-18s %6.1f s" % (t["name"], status, time.monotonic() - start), flush=True)
-        if rc != 0:
+        if rc == SKIP_EXIT:
+            skipped += 1
+        elif rc != 0:
             failed += 1
             print("".join("    " + line + "\n" for line in out.splitlines()[-25:]), end="", flush=True)
-    print("%d failed" % failed)
+    print("%d failed, %d skipped" % (failed, skipped))
     return 1 if failed else 0
 
 

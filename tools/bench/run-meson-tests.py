@@ -10,8 +10,9 @@ configured source and build paths are rewritten to where they are now.
 Prints one line per test (name, status, seconds) and each failing test's
 last lines; exits 1 if any test failed (exit status 77 is "skipped", as in
 meson). LD_LIBRARY_PATH from the caller is kept after the build's own
-(libraries missing on that machine, such as cmocka, can be put there). --validation turns the Vulkan validation layers
-on for every test (SPARQ_VALIDATION=1).
+(libraries missing on that machine, such as cmocka, can be put there).
+--validation turns the Vulkan validation layers on for every test
+(SPARQ_VALIDATION=1).
 """
 import argparse
 import json
